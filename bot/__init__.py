@@ -1,0 +1,1 @@
+"""SkillSpark: helps members of supported-living networks find and share their skills."""

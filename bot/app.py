@@ -1,0 +1,92 @@
+"""The composition root: builds storage, content, NLU, skill finder and engine once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.skills.finder import SpacySkillFinder
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.content import Content, load_content
+from bot.engine import ENGINE_KEYS, CardRenderer, Engine
+from bot.logs import setup_logging
+from bot.nlu import open_understanding
+from bot.settings import Settings
+from bot.types import SkillFinder, Understanding
+from storage.db import make_engine, make_sessionmaker, upgrade
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a channel needs, built once per process."""
+
+    settings: Settings
+    content: Content
+    db: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    understanding: Understanding
+    finder: SkillFinder
+    engine: Engine
+
+
+def load_app_content(settings: Settings) -> Content:
+    """Load and validate the dialogues (raises ContentError listing every problem)."""
+    return load_content(
+        settings.dialogues_dir,
+        engine_keys=ENGINE_KEYS,
+        default_language=settings.default_language,
+    )
+
+
+def make_card_renderer(content: Content) -> CardRenderer:
+    """Adapt the picture-card drawer to the engine's profile rows."""
+
+    def render(first_name: str, skills: list[tuple[str, str, str]], wishes: list[str]) -> bytes:
+        from bot.skills.card import render_card
+
+        infos = [content.taxonomy.get(skill_id) for skill_id, _, _ in skills]
+        png: bytes = render_card(first_name, [i for i in infos if i is not None], wishes)
+        return png
+
+    return render
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    understanding: Understanding | None = None,
+    db_schema: str | None = None,
+) -> AsyncIterator[Runtime]:
+    """Build the runtime; migrate the database; start (and later stop) the NLU."""
+    setup_logging(settings)
+    content = load_app_content(settings)
+    db = make_engine(settings.effective_database_url(), schema=db_schema)
+    try:
+        await upgrade(db)
+        sessionmaker = make_sessionmaker(db)
+        finder = SpacySkillFinder(content.taxonomy)
+        async with _understanding(settings, understanding) as nlu:
+            engine = Engine(
+                sessionmaker, content, nlu, finder, settings, make_card_renderer(content)
+            )
+            yield Runtime(settings, content, db, sessionmaker, nlu, finder, engine)
+    finally:
+        await db.dispose()
+
+
+@asynccontextmanager
+async def _understanding(
+    settings: Settings, given: Understanding | None
+) -> AsyncIterator[Understanding]:
+    """Use the given understanding, or open the configured one (Rasa with a fallback)."""
+    if given is not None:
+        yield given
+        return
+    async with open_understanding(settings) as nlu:
+        yield nlu

@@ -1,0 +1,136 @@
+"""The ``skillspark`` command line: run, chat, db, dialogues, nlu, skills."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="SkillSpark: helps members find and share the things they are good at.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+dialogues_app = typer.Typer(help="Member-facing content in dialogues/.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(dialogues_app, name="dialogues")
+
+
+def _register_subapps() -> None:
+    """Mount the NLU and skills command groups."""
+    from bot.nlu.cli import nlu_app
+    from bot.skills.cli import skills_app
+
+    app.add_typer(nlu_app, name="nlu")
+    app.add_typer(skills_app, name="skills")
+
+
+@app.command()
+def run() -> None:
+    """Run the bot: on Telegram when TELEGRAM_BOT_TOKEN is set, else as a terminal chat."""
+    settings = get_settings()
+    if not settings.telegram_bot_token.get_secret_value():
+        typer.echo(
+            "No TELEGRAM_BOT_TOKEN is set, so SkillSpark runs as a chat in this terminal.",
+            err=True,
+        )
+        code = asyncio.run(_chat(settings, _default_member(), None))
+        raise typer.Exit(code)
+    from bot.telegram.app import main_run
+
+    main_run(settings)
+
+
+@app.command()
+def chat(
+    member: Annotated[str, typer.Option("--member", help="Member id for this terminal chat.")] = "",
+    name: Annotated[str, typer.Option("--name", help="First name to give when asked.")] = "",
+) -> None:
+    """Chat with SkillSpark in this terminal (scriptable through a pipe)."""
+    settings = get_settings()
+    code = asyncio.run(_chat(settings, member or _default_member(), name or None))
+    raise typer.Exit(code)
+
+
+async def _chat(settings: Settings, member: str, name: str | None) -> int:
+    """Run the terminal chat."""
+    from bot.console import run_chat
+
+    return await run_chat(settings, member, name)
+
+
+def _default_member() -> str:
+    """The terminal user's name as the local member id."""
+    try:
+        return getpass.getuser() or "local"
+    except Exception:
+        return "local"
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or update the database tables (also done at every start)."""
+    from storage.db import current_revision, make_engine, upgrade
+
+    settings = get_settings()
+
+    async def go() -> str | None:
+        engine = make_engine(settings.effective_database_url())
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    revision = asyncio.run(go())
+    typer.echo(f"database is at revision {revision}")
+
+
+@dialogues_app.command("check")
+def dialogues_check(
+    path: Annotated[
+        Path | None, typer.Option("--path", help="The dialogues folder (default: the project's).")
+    ] = None,
+) -> None:
+    """Check every flow and message: links, keys, and the easy-read rules."""
+    from bot.content import ContentError, load_content
+    from bot.easyread import run_check
+    from bot.engine import ENGINE_KEYS
+
+    settings = get_settings()
+    folder = path or settings.dialogues_dir
+    code = 0
+    try:
+        content = load_content(folder, engine_keys=ENGINE_KEYS)
+        questions = sum(len(t.questions) for t in content.topics)
+        typer.echo(
+            f"flows OK: {len(content.topics)} topics, {questions} questions, "
+            f"{len(content.taxonomy.skills)} skills, "
+            f"{sum(len(m) for m in content.messages.values())} messages"
+        )
+    except ContentError as exc:
+        for problem in exc.problems:
+            typer.echo(f"flow problem: {problem}", err=True)
+        code = 1
+    code = max(code, run_check(folder))
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register_subapps()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

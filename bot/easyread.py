@@ -1,0 +1,491 @@
+"""The easy-read checker: every member-facing message must pass these rules.
+
+Pure functions over text, no engine import. ``check_text`` checks one message;
+``check_dialogues`` checks every ``dialogues/<lang>/*.yml`` message file and the
+skill labels in ``dialogues/skills.yml``; ``run_check`` prints the findings for
+``skillspark dialogues check``.
+
+The reading grade is Flesch-Kincaid, computed here with a small syllable
+counter: textstat 0.7.13 needs the NLTK ``cmudict`` corpus and downloads it on
+first use, which would make a content check depend on the network and give
+different grades on different machines.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# ------------------------------------------------------------------ rule ids
+RULE_SENTENCE_MAX = "sentence-over-20-words"
+RULE_SENTENCE_AVERAGE = "sentences-average-over-15-words"
+RULE_CONTRACTION = "contraction"
+RULE_JARGON = "jargon"
+RULE_INITIALS = "initials"
+RULE_METAPHOR = "metaphor"
+RULE_NUMBER_WORD = "number-as-word"
+RULE_EMOJI = "emoji-missing"
+RULE_GRADE = "reading-grade"
+RULE_LENGTH = "message-too-long"
+RULE_NEGATIVE = "say-what-to-do"
+RULE_PLACEHOLDER = "unknown-placeholder"
+RULE_EMPTY = "empty-message"
+RULE_FILE = "file-problem"
+
+#: Every rule id the checker can report.
+RULES: tuple[str, ...] = (
+    RULE_SENTENCE_MAX,
+    RULE_SENTENCE_AVERAGE,
+    RULE_CONTRACTION,
+    RULE_JARGON,
+    RULE_INITIALS,
+    RULE_METAPHOR,
+    RULE_NUMBER_WORD,
+    RULE_EMOJI,
+    RULE_GRADE,
+    RULE_LENGTH,
+    RULE_NEGATIVE,
+    RULE_PLACEHOLDER,
+    RULE_EMPTY,
+    RULE_FILE,
+)
+
+# ------------------------------------------------------------------ limits
+SENTENCE_SOFT_MAX = 15
+SENTENCE_HARD_MAX = 20
+GRADE_MAX = 5.5
+GRADE_MIN_WORDS = 8  # the formula is unstable on very short messages
+MESSAGE_MAX_CHARS = 400  # about a phone screen
+
+#: Placeholders the engine fills; anything else in braces is a mistake.
+ALLOWED_PLACEHOLDERS: tuple[str, ...] = (
+    "name",
+    "label",
+    "emoji",
+    "topic",
+    "category",
+    "staff",
+    "count",
+)
+
+#: Messages that may say "do not" / "never" as an instruction (safety text).
+NEGATIVE_ALLOWED_KEYS: frozenset[str] = frozenset({"safety.distress"})
+
+#: Capital-letter words members know and use; never reported as initials.
+INITIALS_ALLOWED: frozenset[str] = frozenset({"OK", "TV", "I"})
+
+#: Words that are jargon, office talk or app talk, with an everyday word to use.
+JARGON: dict[str, str] = {
+    "utilise": "use",
+    "utilize": "use",
+    "facilitate": "help",
+    "commence": "start",
+    "regarding": "about",
+    "leverage": "use",
+    "obtain": "get",
+    "prior": "before",
+    "subsequently": "then",
+    "approximately": "about",
+    "terminate": "stop or end",
+    "initiate": "start",
+    "implement": "do",
+    "functionality": "what it does",
+    "optimise": "make better",
+    "optimize": "make better",
+    "interface": "screen",
+    "submit": "send",
+    "via": "by or through",
+    "whilst": "while",
+    "hence": "so",
+    "thus": "so",
+    "aforementioned": "this",
+    "endeavour": "try",
+    "assistance": "help",
+    "consent": "say it is OK",
+    "data": "your answers",
+    "profile": "your list of skills",
+    "username": "name",
+    "login": "start",
+    "proceed": "go on",
+    "navigate": "go",
+    "eligible": "can",
+    "assessment": "a talk about what you need",
+    "sufficient": "enough",
+    "additional": "more",
+    "require": "need",
+    "notify": "tell",
+    "modify": "change",
+    "input": "answer",
+}
+
+#: Abbreviations written with dots or as short forms (always reported).
+ABBREVIATIONS: tuple[str, ...] = ("e.g.", "i.e.", "etc", "a.m.", "p.m.", "approx", "info", "pls")
+
+#: Common idioms members may read literally.
+METAPHORS: tuple[str, ...] = (
+    "piece of cake",
+    "over the moon",
+    "break the ice",
+    "under the weather",
+    "feeling blue",
+    "feel blue",
+    "feeling down",
+    "feel down",
+    "down in the dumps",
+    "on cloud nine",
+    "hit the road",
+    "on the same page",
+    "in a nutshell",
+    "get the ball rolling",
+    "the ball is in your court",
+    "bite the bullet",
+    "cost an arm and a leg",
+    "hit the nail on the head",
+    "let the cat out of the bag",
+    "raining cats and dogs",
+    "spill the beans",
+    "heart of gold",
+    "in a jiffy",
+    "hang in there",
+    "hold your horses",
+    "breath of fresh air",
+    "tip of the iceberg",
+    "once in a blue moon",
+    "sleep on it",
+    "pull your socks up",
+    "all ears",
+    "my cup of tea",
+    "your cup of tea",
+    "light at the end of the tunnel",
+    "pat on the back",
+    "pat yourself on the back",
+    "hands down",
+    "up in the air",
+    "on the ball",
+    "break a leg",
+    "top of the world",
+    "green fingers",
+    "green thumb",
+    "gift of the gab",
+    "keep an eye on",
+    "a shoulder to cry on",
+    "over the top",
+    "walking on air",
+    "the icing on the cake",
+    "head, hands and heart",
+)
+
+NUMBER_WORDS: tuple[str, ...] = (
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+    "eighteen", "nineteen", "twenty",
+)  # fmt: skip
+
+#: Words before "one" that make it a pronoun ("the one we are on"), not a number.
+_ONE_AS_PRONOUN_AFTER: frozenset[str] = frozenset(
+    {"the", "this", "that", "which", "each", "every", "no", "any", "a", "another",
+     "last", "next", "new", "old", "other", "right", "wrong", "same", "first"}
+)  # fmt: skip
+
+# ------------------------------------------------------------------ patterns
+_APOSTROPHE = "['’‘`]"
+_CONTRACTIONS = re.compile(
+    rf"\b[a-z]+n{_APOSTROPHE}t\b"
+    rf"|\b[a-z]+{_APOSTROPHE}(?:m|re|ve|ll|d)\b"
+    rf"|\b(?:it|that|what|there|here|let|he|she|who|where|how|when|why|everyone|"
+    rf"everything|nothing|nobody|somebody){_APOSTROPHE}s\b"
+    r"|\b(?:gonna|wanna|gotta|dunno|gimme|lemme|innit)\b",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*")
+_CAPS = re.compile(r"\b[A-Z]{2,}s?\b")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_NEGATIVE_START = re.compile(
+    rf"^(?:please\s+)?(?:do\s+not|don{_APOSTROPHE}t|never)\b", re.IGNORECASE
+)
+_NEGATIVE_ANYWHERE = re.compile(
+    rf"\byou\s+(?:must|should)\s+(?:not|never)\b"
+    rf"|\byou\s+(?:mustn|shouldn){_APOSTROPHE}t\b"
+    r"|\btry\s+not\s+to\b",
+    re.IGNORECASE,
+)
+# Pictographs, symbols, dingbats, arrows used as emoji, keycaps, regional flags.
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\u2600-\u27bf\u2300-\u23ff\u2b00-\u2bff"
+    "\u2190-\u21ff\u3030\u303d\u3297\u3299\u20e3]"
+)
+_VOWEL_GROUPS = re.compile(r"[aeiouy]+")
+_CONSONANT_LE = re.compile(r"[^aeiouy]les?$")
+_HISSING_ES = ("ses", "ces", "zes", "ges", "xes", "ches", "shes")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken rule: which message, which rule (a stable id), and what is wrong."""
+
+    key: str
+    rule: str
+    message: str
+
+
+# ------------------------------------------------------------------ helpers
+def strip_for_reading(text: str) -> str:
+    """The text as read aloud for counting: placeholders become one word, emoji go."""
+    text = _PLACEHOLDER.sub("Sam", text)
+    text = _EMOJI.sub(" ", text)
+    return text.replace("\ufe0f", "").replace("\u200d", "")
+
+
+def words(text: str) -> list[str]:
+    """The words of a text (placeholders count as one word, emoji as none)."""
+    return _WORD.findall(strip_for_reading(text))
+
+
+def sentences(text: str) -> list[str]:
+    """Split a message into sentences (line breaks end a sentence too); skip empty ones."""
+    parts = _SENTENCE_END.split(strip_for_reading(text))
+    return [p.strip() for p in parts if _WORD.search(p)]
+
+
+def syllables(word: str) -> int:
+    """Estimate the syllables of one English word (digits count as 1).
+
+    Vowel groups, less a silent final "e" or "-es" / "-ed"; "-ing" and a
+    consonant before "-le" are their own syllable.
+    """
+    w = word.lower().replace("’", "'").split("'")[0]
+    if not w.isalpha() or len(w) <= 3:
+        return 1
+    extra = 0
+    if w.endswith("ing") and len(w) > 4:
+        w, extra = w[:-3], 1
+    elif w.endswith("ely"):
+        w = w[:-3] + "ly"
+    if extra or w.endswith(("ted", "ded")) or _CONSONANT_LE.search(w):
+        pass
+    elif w.endswith(("es", "ed")) and not w.endswith(_HISSING_ES):
+        w = w[:-2]
+    elif w.endswith("e") and not w.endswith(("ee", "ye")):
+        w = w[:-1]
+    return max(1, len(_VOWEL_GROUPS.findall(w)) + extra)
+
+
+def reading_grade(text: str) -> float:
+    """The Flesch-Kincaid grade of a text (placeholders and emoji ignored)."""
+    sents = sentences(text)
+    all_words = [w for s in sents for w in _WORD.findall(s)]
+    if not sents or not all_words:
+        return 0.0
+    syl = sum(syllables(w) for w in all_words)
+    return 0.39 * len(all_words) / len(sents) + 11.8 * syl / len(all_words) - 15.59
+
+
+def _placeholder_names(text: str) -> tuple[list[str], bool]:
+    """The placeholder names in a template, and whether the braces are well formed."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError:
+        return [], False
+    return names, True
+
+
+def _phrase_in(phrase: str, lowered: str) -> bool:
+    """True when ``phrase`` appears in ``lowered`` as whole words."""
+    return re.search(r"(?<![a-z])" + re.escape(phrase) + r"(?![a-z])", lowered) is not None
+
+
+# ------------------------------------------------------------------ rules
+def _check_sentences(key: str, text: str) -> list[Finding]:
+    """Sentences: none over 20 words; over 15 only when the average stays at 15 or less."""
+    found: list[Finding] = []
+    lengths = [(s, len(_WORD.findall(s))) for s in sentences(text)]
+    for sentence, count in lengths:
+        if count > SENTENCE_HARD_MAX:
+            found.append(
+                Finding(key, RULE_SENTENCE_MAX, f"{count} words in '{sentence[:60]}...'; split it")
+            )
+    if lengths and any(count > SENTENCE_SOFT_MAX for _, count in lengths):
+        average = sum(count for _, count in lengths) / len(lengths)
+        if average > SENTENCE_SOFT_MAX:
+            found.append(
+                Finding(
+                    key,
+                    RULE_SENTENCE_AVERAGE,
+                    f"sentences average {average:.1f} words (at most {SENTENCE_SOFT_MAX})",
+                )
+            )
+    return found
+
+
+def _check_words(key: str, text: str) -> list[Finding]:
+    """Contractions, jargon, initials, abbreviations and idioms."""
+    found: list[Finding] = []
+    plain = strip_for_reading(text)
+    lowered = plain.lower().replace("’", "'")
+    for match in _CONTRACTIONS.finditer(plain):
+        found.append(Finding(key, RULE_CONTRACTION, f"'{match.group(0)}': write the words in full"))
+    for word in sorted({w.lower() for w in _WORD.findall(plain)} & JARGON.keys()):
+        found.append(Finding(key, RULE_JARGON, f"'{word}': say '{JARGON[word]}'"))
+    for abbreviation in ABBREVIATIONS:
+        if _phrase_in(abbreviation, lowered):
+            found.append(Finding(key, RULE_JARGON, f"'{abbreviation}': write it in words"))
+    for caps in sorted(set(_CAPS.findall(plain))):
+        if caps.rstrip("s") not in INITIALS_ALLOWED and caps not in INITIALS_ALLOWED:
+            found.append(Finding(key, RULE_INITIALS, f"'{caps}': write it in words"))
+    for idiom in METAPHORS:
+        if _phrase_in(idiom, lowered):
+            found.append(Finding(key, RULE_METAPHOR, f"'{idiom}': say what you mean plainly"))
+    return found
+
+
+def _check_numbers(key: str, text: str) -> list[Finding]:
+    """Numbers as digits: 'two cats' fails, 'someone' and 'the one we are on' pass."""
+    found: list[Finding] = []
+    tokens = [w.lower() for w in _WORD.findall(strip_for_reading(text))]
+    for i, token in enumerate(tokens):
+        if token not in NUMBER_WORDS:
+            continue
+        if token == "one" and (
+            (i > 0 and tokens[i - 1] in _ONE_AS_PRONOUN_AFTER)
+            or (i + 1 < len(tokens) and tokens[i + 1] == "another")
+        ):
+            continue
+        found.append(Finding(key, RULE_NUMBER_WORD, f"'{token}': write the number as digits"))
+    return found
+
+
+def _check_negative(key: str, text: str) -> list[Finding]:
+    """Say what to do: an instruction starting 'do not' / 'never' is reported."""
+    if key in NEGATIVE_ALLOWED_KEYS:
+        return []
+    found: list[Finding] = []
+    for sentence in sentences(text):
+        if _NEGATIVE_START.search(sentence) or _NEGATIVE_ANYWHERE.search(sentence):
+            found.append(Finding(key, RULE_NEGATIVE, f"'{sentence[:50]}': say what to do instead"))
+    return found
+
+
+def _check_placeholders(key: str, text: str) -> list[Finding]:
+    """Only the placeholders the engine fills; braces must be balanced."""
+    names, ok = _placeholder_names(text)
+    if not ok:
+        return [Finding(key, RULE_PLACEHOLDER, "the braces { } do not match")]
+    return [
+        Finding(
+            key, RULE_PLACEHOLDER, f"'{{{name}}}' is not one of {', '.join(ALLOWED_PLACEHOLDERS)}"
+        )
+        for name in names
+        if name not in ALLOWED_PLACEHOLDERS
+    ]
+
+
+def check_text(key: str, text: str, *, is_button: bool = False) -> list[Finding]:
+    """Check one message against every easy-read rule; buttons skip sentence and grade rules."""
+    if not text.strip():
+        return [Finding(key, RULE_EMPTY, "the message is empty")]
+    found: list[Finding] = []
+    if len(text) > MESSAGE_MAX_CHARS:
+        found.append(
+            Finding(key, RULE_LENGTH, f"{len(text)} characters (at most {MESSAGE_MAX_CHARS})")
+        )
+    if not _EMOJI.search(text) and "{emoji}" not in text:
+        found.append(Finding(key, RULE_EMOJI, "add an emoji beside the idea"))
+    found += _check_placeholders(key, text)
+    found += _check_words(key, text)
+    found += _check_numbers(key, text)
+    found += _check_negative(key, text)
+    if not is_button:
+        found += _check_sentences(key, text)
+        if len(words(text)) >= GRADE_MIN_WORDS:
+            grade = reading_grade(text)
+            if grade > GRADE_MAX:
+                found.append(
+                    Finding(key, RULE_GRADE, f"reading grade {grade:.1f} (at most {GRADE_MAX})")
+                )
+    return found
+
+
+def check_label(key: str, text: str) -> list[Finding]:
+    """Check a short label shown inside other messages (a skill or category name)."""
+    if not text.strip():
+        return [Finding(key, RULE_EMPTY, "the label is empty")]
+    return _check_words(key, text) + _check_numbers(key, text) + _check_placeholders(key, text)
+
+
+# ------------------------------------------------------------------ files
+def _load_yaml(path: Path) -> tuple[Any, str | None]:
+    """Read one YAML file; return the data or a problem."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")), None
+    except (OSError, yaml.YAMLError) as exc:
+        return None, f"cannot read YAML ({exc})"
+
+
+def _check_message_file(path: Path, where: str) -> list[Finding]:
+    """Check every message of one flat ``key: text`` file."""
+    data, problem = _load_yaml(path)
+    if problem:
+        return [Finding(where, RULE_FILE, problem)]
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        return [Finding(where, RULE_FILE, "must be a mapping of key: text")]
+    found: list[Finding] = []
+    for key, value in data.items():
+        if not isinstance(value, str):
+            found.append(Finding(str(key), RULE_FILE, f"{where}: the message is not text"))
+            continue
+        found += check_text(str(key), value, is_button=str(key).startswith("button."))
+    return found
+
+
+def _check_taxonomy(path: Path) -> list[Finding]:
+    """Check the category and skill labels members see inside messages."""
+    if not path.exists():
+        return []
+    data, problem = _load_yaml(path)
+    if problem or not isinstance(data, dict):
+        return [Finding(path.name, RULE_FILE, problem or "must be a mapping")]
+    found: list[Finding] = []
+    for cid, cat in (data.get("categories") or {}).items():
+        if isinstance(cat, dict):
+            found += check_label(f"category.{cid}", str(cat.get("label", "")))
+            if not _EMOJI.search(str(cat.get("emoji", ""))):
+                found.append(Finding(f"category.{cid}", RULE_EMOJI, "the category needs an emoji"))
+    for skill in data.get("skills") or []:
+        if isinstance(skill, dict):
+            sid = f"skill.{skill.get('id', '?')}"
+            found += check_label(sid, str(skill.get("label", "")))
+            if not _EMOJI.search(str(skill.get("emoji", ""))):
+                found.append(Finding(sid, RULE_EMOJI, "the skill needs an emoji"))
+    return found
+
+
+def check_dialogues(dialogues_dir: Path) -> list[Finding]:
+    """Check every message in ``dialogues/<lang>/*.yml`` and the labels in ``skills.yml``."""
+    found: list[Finding] = []
+    for lang_dir in sorted(p for p in dialogues_dir.iterdir() if p.is_dir()):
+        if lang_dir.name == "flows":
+            continue
+        for path in sorted(lang_dir.glob("*.yml")):
+            found += _check_message_file(path, f"{lang_dir.name}/{path.name}")
+    found += _check_taxonomy(dialogues_dir / "skills.yml")
+    return found
+
+
+def run_check(dialogues_dir: Path) -> int:
+    """Print every finding as ``key  rule  message``; return 0 when clean, 1 otherwise."""
+    findings = check_dialogues(dialogues_dir)
+    for f in findings:
+        print(f"{f.key}\t{f.rule}\t{f.message}")
+    if findings:
+        print(f"easy-read: {len(findings)} finding(s)")
+        return 1
+    print("easy-read: all messages pass")
+    return 0

@@ -1,0 +1,78 @@
+"""One settings object for the whole application, read from the environment.
+
+Every variable is documented in README.md with its default. Secrets (the bot
+token, the Rasa token, the webhook secret) are ``SecretStr`` so they never
+print in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The project root (the folder holding ``dialogues/``, ``nlu/``, ``config.yml``).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Application settings; environment variables and an optional ``.env`` file."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # --- storage
+    database_url: str = Field(
+        default="",
+        alias="SKILLSPARK_DATABASE_URL",
+        description="SQLAlchemy async URL; empty means the SQLite file under data/.",
+    )
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", alias="SKILLSPARK_DATA_DIR")
+
+    # --- content
+    dialogues_dir: Path = Field(
+        default=PROJECT_ROOT / "dialogues", alias="SKILLSPARK_DIALOGUES_DIR"
+    )
+    default_language: str = Field(default="en", alias="SKILLSPARK_LANGUAGE")
+    default_network: str = Field(default="default", alias="SKILLSPARK_NETWORK")
+
+    # --- NLU (Rasa)
+    rasa_url: str = Field(default="", alias="SKILLSPARK_RASA_URL")
+    rasa_token: SecretStr = Field(default=SecretStr(""), alias="SKILLSPARK_RASA_TOKEN")
+    rasa_port: int = Field(default=5005, alias="SKILLSPARK_RASA_PORT")
+    rasa_venv: Path = Field(default=PROJECT_ROOT / ".venv-rasa", alias="SKILLSPARK_RASA_VENV")
+    models_dir: Path = Field(default=PROJECT_ROOT / "models", alias="SKILLSPARK_MODELS_DIR")
+    nlu_enabled: bool = Field(default=True, alias="SKILLSPARK_NLU_ENABLED")
+    nlu_threshold: float = Field(default=0.6, alias="SKILLSPARK_NLU_THRESHOLD")
+    nlu_timeout_s: float = Field(default=1.5, alias="SKILLSPARK_NLU_TIMEOUT")
+
+    # --- Telegram
+    telegram_bot_token: SecretStr = Field(default=SecretStr(""), alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str = Field(default="", alias="TELEGRAM_API_BASE_URL")
+    webhook_url: str = Field(default="", alias="SKILLSPARK_WEBHOOK_URL")
+    webhook_secret: SecretStr = Field(default=SecretStr(""), alias="SKILLSPARK_WEBHOOK_SECRET")
+    webhook_listen: str = Field(default="127.0.0.1", alias="SKILLSPARK_WEBHOOK_LISTEN")
+    webhook_port: int = Field(default=8443, alias="SKILLSPARK_WEBHOOK_PORT")
+
+    # --- conversation
+    session_gap_hours: float = Field(default=12.0, alias="SKILLSPARK_SESSION_GAP_HOURS")
+    max_text_chars: int = Field(default=2000, alias="SKILLSPARK_MAX_TEXT_CHARS")
+    staff_contact: str = Field(default="your support worker", alias="SKILLSPARK_STAFF_CONTACT")
+
+    # --- logging
+    log_level: str = Field(default="INFO", alias="SKILLSPARK_LOG_LEVEL")
+
+    def effective_database_url(self) -> str:
+        """The database URL to use: the configured one or the SQLite default."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'skillspark.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""SkillSpark storage: SQLAlchemy 2 models, sessions, repositories, migrations."""

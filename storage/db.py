@@ -1,0 +1,94 @@
+"""Database engines, sessions and migrations (SQLite file by default, PostgreSQL too)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def is_sqlite(url: str) -> bool:
+    """True when the URL points at SQLite."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
+    """Create an async engine; SQLite gets WAL mode, PostgreSQL an optional schema.
+
+    ``schema`` (PostgreSQL only) sets the connection's ``search_path`` so a test
+    run can keep its tables in a schema of its own and drop it afterwards.
+    """
+    kwargs: dict[str, Any] = {"echo": echo}
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+        kwargs["pool_size"] = 10
+        if schema:
+            kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
+    engine = create_async_engine(url, **kwargs)
+    if is_sqlite(url):
+        _install_sqlite_pragmas(engine)
+    return engine
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
+    """Turn on WAL, foreign keys and a busy timeout on every SQLite connection."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """A session factory; objects stay usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config pointing at the project's migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    """Run every migration up to head on a sync connection."""
+    command.upgrade(alembic_config(connection), "head")
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Bring the database schema up to date (run at every start)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+def _current(connection: Connection) -> str | None:
+    """The schema revision on a sync connection."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The schema revision the database is at (``None`` when empty)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current)

@@ -1,0 +1,177 @@
+"""SQLAlchemy 2 typed models: everything SkillSpark keeps.
+
+Times are stored as timezone-aware UTC. Member text is kept verbatim (very long
+text is truncated and the truncation recorded). Alembic migrations under
+``storage/migrations`` create these tables; keep both in step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for all SkillSpark tables."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        datetime: DateTime(timezone=True),
+    }
+
+
+class Member(Base):
+    """A person using SkillSpark, on Telegram and/or the terminal chat."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    local_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(64))
+    network: Mapped[str] = mapped_column(String(64), default="default")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    consent: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    consent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_active_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Answer(Base):
+    """One thing a member said or pressed, verbatim, against the question asked."""
+
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(96))
+    kind: Mapped[str] = mapped_column(String(16))  # button | text | command | unsupported
+    choice: Mapped[str | None] = mapped_column(String(32))  # normalised: yes, a_bit, no...
+    text: Mapped[str] = mapped_column(Text, default="")
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    original_length: Mapped[int] = mapped_column(Integer, default=0)
+    intent: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_answers_member", "member_id", "created_at"),)
+
+
+class MemberSkill(Base):
+    """A skill proposed to a member and what they said about it."""
+
+    __tablename__ = "member_skills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    skill_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # suggested | confirmed | declined | unsure
+    source: Mapped[str] = mapped_column(String(16))  # question | finder
+    evidence_answer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("answers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("member_id", "skill_id", name="uq_member_skill"),)
+
+
+class LearningWish(Base):
+    """Something a member would like to learn."""
+
+    __tablename__ = "learning_wishes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    skill_id: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+    answer_id: Mapped[int | None] = mapped_column(ForeignKey("answers.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConfidenceRating(Base):
+    """How a member feels about the things they can do (1 low .. 3 good), over time."""
+
+    __tablename__ = "confidence_ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    moment: Mapped[str] = mapped_column(String(8))  # start | end
+    value: Mapped[int] = mapped_column(Integer)
+    session_no: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationState(Base):
+    """Where a member is in the conversation. The only conversation memory."""
+
+    __tablename__ = "conversation_states"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    flow_id: Mapped[str] = mapped_column(String(64), default="onboarding")
+    step_id: Mapped[str] = mapped_column(String(64), default="")
+    phase: Mapped[str] = mapped_column(String(24), default="step")
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    session_no: Mapped[int] = mapped_column(Integer, default=1)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedInput(Base):
+    """A channel update already handled (Telegram may deliver one twice)."""
+
+    __tablename__ = "processed_inputs"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SafetyAlert(Base):
+    """A distress message staff must hear about; an outbox row until delivered."""
+
+    __tablename__ = "safety_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    network: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditEvent(Base):
+    """Who did what, when: consent, exports, erasure, safety alerts."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48))
+    member_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,63 @@
+"""A small driver that plays a member against the real engine (tests only)."""
+
+from __future__ import annotations
+
+from bot.engine import Engine
+from bot.types import Incoming, MemberKey, Reply
+
+
+class Chat:
+    """Sends what a member would send and remembers what the bot said."""
+
+    def __init__(self, engine: Engine, member_id: str = "t1", channel: str = "local") -> None:
+        """Talk to ``engine`` as one member."""
+        self.engine = engine
+        self.member = MemberKey(channel, member_id)  # type: ignore[arg-type]
+        self.last: list[Reply] = []
+        self.seq: int | None = None
+        self.transcript: list[tuple[str, str]] = []
+
+    async def _send(self, incoming: Incoming, dedup_key: str | None = None) -> list[Reply]:
+        """Send one input and keep the replies."""
+        self.transcript.append(("member", f"{incoming.kind}:{incoming.value}"))
+        self.last = await self.engine.handle(self.member, incoming, dedup_key=dedup_key)
+        for reply in self.last:
+            self.transcript.append(("bot", reply.key))
+            if reply.buttons:
+                self.seq = reply.seq
+        return self.last
+
+    async def say(self, text: str, dedup_key: str | None = None) -> list[Reply]:
+        """Type some text."""
+        return await self._send(Incoming("text", text), dedup_key)
+
+    async def press(self, choice: str, seq: int | None = None) -> list[Reply]:
+        """Press a button of the latest prompt (or of an older one, with ``seq``)."""
+        return await self._send(Incoming("button", choice, self.seq if seq is None else seq))
+
+    async def cmd(self, name: str) -> list[Reply]:
+        """Send a command (start, help, pause, ...)."""
+        return await self._send(Incoming("command", name))
+
+    async def other(self, what: str) -> list[Reply]:
+        """Send something that is not text (a sticker, a photo)."""
+        return await self._send(Incoming("unsupported", what))
+
+    @property
+    def keys(self) -> list[str]:
+        """The message keys of the latest replies."""
+        return [r.key for r in self.last]
+
+    @property
+    def choices(self) -> list[str]:
+        """The button ids offered in the latest replies."""
+        return [b.choice for r in self.last for b in r.buttons]
+
+    async def onboard(self, name: str = "Sam") -> None:
+        """Go through onboarding with consent, up to the first topic question."""
+        await self.cmd("start")
+        await self.say(name)
+        await self.press("yes")
+        await self.press("ok")
+        await self.press("ok")
+        await self.press("feel_ok")

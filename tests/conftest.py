@@ -1,0 +1,77 @@
+"""Shared fixtures: a real database (SQLite file, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot.settings import Settings
+
+pytest_plugins = ["tests.rasa_server"] if importlib.util.find_spec("tests.rasa_server") else []
+
+PG_URL = os.environ.get("SKILLSPARK_TEST_DATABASE_URL", "")
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database for one test: its URL and (PostgreSQL) its own schema."""
+
+    kind: str
+    url: str
+    schema: str | None
+
+
+def _pg_sync_url(url: str) -> str:
+    """The same PostgreSQL URL for a synchronous psycopg connection."""
+    return url.replace("+asyncpg", "+psycopg")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh database: a SQLite file, or a new schema on the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'skillspark.db'}", None)
+        return
+    if not PG_URL:
+        pytest.skip("SKILLSPARK_TEST_DATABASE_URL is not set (CI sets it)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(_pg_sync_url(PG_URL))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield Database("postgres", PG_URL, schema)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Database:
+    """A SQLite file database only."""
+    return Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'skillspark.db'}", None)
+
+
+def make_settings(db: Database, tmp_path: Path, **extra: object) -> Settings:
+    """Settings for a test: its database, no Rasa unless asked, a temp data folder."""
+    values: dict[str, object] = {
+        "SKILLSPARK_DATABASE_URL": db.url,
+        "SKILLSPARK_DATA_DIR": tmp_path / "data",
+        "SKILLSPARK_NLU_ENABLED": False,
+        "SKILLSPARK_STAFF_CONTACT": "Jo at the office",
+    }
+    values.update(extra)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def anyio_backend() -> AsyncIterator[str]:
+    """pytest-asyncio is the runner; this keeps anyio-based plugins quiet."""
+    yield "asyncio"

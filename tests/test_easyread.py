@@ -1,0 +1,266 @@
+"""The easy-read checker catches each kind of hard text, and all of dialogues/ passes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import easyread
+from bot.easyread import Finding, check_dialogues, check_text, run_check
+
+DIALOGUES = Path(__file__).resolve().parent.parent / "dialogues"
+
+
+def rules(text: str, *, key: str = "test.key", is_button: bool = False) -> set[str]:
+    """The rule ids a text breaks."""
+    return {f.rule for f in check_text(key, text, is_button=is_button)}
+
+
+def sentence_of(n: int) -> str:
+    """A plain sentence of exactly ``n`` short words, ending with an emoji."""
+    return " ".join(["cat"] * n) + " 🐱."
+
+
+# ------------------------------------------------------------------ each rule
+
+CASES = [
+    # (rule, bad text, good text)
+    (easyread.RULE_SENTENCE_MAX, sentence_of(21), sentence_of(20)),
+    (
+        easyread.RULE_SENTENCE_AVERAGE,
+        sentence_of(16) + " " + sentence_of(17),
+        sentence_of(17) + " " + sentence_of(5) + " " + sentence_of(5),
+    ),
+    (easyread.RULE_CONTRACTION, "Don't worry about it 🙂.", "Your friend's dog is happy 🐕."),
+    (easyread.RULE_CONTRACTION, "You’re doing great 🌟.", "You are doing great 🌟."),
+    (easyread.RULE_CONTRACTION, "Let's start now 🚀.", "We can start now 🚀."),
+    (easyread.RULE_CONTRACTION, "I’m here to help 🙂.", "I am here to help 🙂."),
+    (easyread.RULE_JARGON, "We will utilise your answers 📝.", "We will use your answers 📝."),
+    (easyread.RULE_JARGON, "Bring a coat, a hat etc 🧥.", "Bring a coat and a hat 🧥."),
+    (easyread.RULE_JARGON, "Bring a drink, e.g. water 💧.", "Bring a drink, like water 💧."),
+    (easyread.RULE_JARGON, "Tell us regarding your week 📅.", "Tell us about your week 📅."),
+    (easyread.RULE_INITIALS, "Read the FAQ to learn more ❓.", "Do you watch TV with friends? 📺"),
+    (easyread.RULE_INITIALS, "Ask your GP for help 🩺.", "Is that OK? 🙂"),
+    (easyread.RULE_METAPHOR, "Baking is a piece of cake 🍰.", "Baking a cake is fun 🍰."),
+    (easyread.RULE_METAPHOR, "You were over the moon 🌙.", "You were very happy 😀."),
+    (easyread.RULE_NUMBER_WORD, "You have two cats 🐱.", "You have 2 cats 🐱."),
+    (easyread.RULE_NUMBER_WORD, "Pick one of these 3 buttons 👇.", "Someone will help you 🙂."),
+    (
+        easyread.RULE_NUMBER_WORD,
+        "We have twelve questions ❓.",
+        "Here is the one we are on now 👇.",
+    ),
+    (easyread.RULE_EMOJI, "Hello there.", "Hello there 👋."),
+    (easyread.RULE_EMOJI, "You are good at {label}.", "You are good at {label} {emoji}."),
+    (
+        easyread.RULE_GRADE,
+        "Organisational responsibilities necessitate considerable communication capability "
+        "and professional determination 🏢.",
+        "You make tea for your friends 🍵. That means you are good at looking after people 🤗.",
+    ),
+    (easyread.RULE_LENGTH, "🙂 " + "Tea is nice. " * 40, "🙂 " + "Tea is nice. " * 3),
+    (easyread.RULE_NEGATIVE, "Do not press the red button 🔴.", "Press the green button 🟢."),
+    (easyread.RULE_NEGATIVE, "Never type your password here 🔒.", "Keep your password safe 🔒."),
+    (
+        easyread.RULE_NEGATIVE,
+        "You should not send photos 📷.",
+        "If you do not want to answer, tap Skip ⏭️.",
+    ),
+    (easyread.RULE_PLACEHOLDER, "Hello {nmae} 👋.", "Hello {name} 👋."),
+    (easyread.RULE_PLACEHOLDER, "Hello {name 👋.", "Hello {name}, you can talk to {staff} 👋."),
+    (easyread.RULE_EMPTY, "   ", "🙂"),
+]
+
+
+@pytest.mark.parametrize(("rule", "bad", "good"), CASES, ids=[f"{c[0]}:{c[1][:20]}" for c in CASES])
+def test_each_rule_catches_bad_text_and_passes_good_text(rule: str, bad: str, good: str) -> None:
+    """The bad example breaks the rule; the good example does not."""
+    assert rule in rules(bad), f"{rule} should catch: {bad!r}"
+    assert rule not in rules(good), f"{rule} should pass: {good!r}"
+
+
+def test_every_rule_id_is_exercised() -> None:
+    """Each rule the checker reports has at least one example above."""
+    tested = {c[0] for c in CASES} | {easyread.RULE_FILE}
+    assert set(easyread.RULES) <= tested
+
+
+def test_good_sentences_pass_every_rule() -> None:
+    """Typical SkillSpark messages pass with no findings at all."""
+    for text in (
+        "Do you make tea or coffee for other people? ☕",
+        "You make drinks for other people ☕. That means you are good at looking after people 🤗.",
+        "Nice to meet you, {name} 😊.",
+        "It sounds like you are good at {label} {emoji}. Is that right? 🤔",
+    ):
+        assert check_text("q.example", text) == [], text
+
+
+def test_placeholder_counts_as_one_word() -> None:
+    """A 20-word sentence with placeholders passes; with 1 more word it fails."""
+    twenty = "{name} " + " ".join(["cat"] * 18) + " {label} 🐱."
+    assert easyread.RULE_SENTENCE_MAX not in rules(twenty)
+    assert easyread.RULE_SENTENCE_MAX in rules("cat " + twenty)
+
+
+def test_one_long_sentence_is_fine_when_the_average_stays_short() -> None:
+    """A 17-word sentence alone is too long on average; with short ones it is allowed."""
+    assert easyread.RULE_SENTENCE_AVERAGE in rules(sentence_of(17))
+    assert rules(sentence_of(17) + " " + sentence_of(4) + " " + sentence_of(4)) == set()
+
+
+def test_short_messages_skip_the_reading_grade() -> None:
+    """Below 8 words the grade formula is not used (it is unstable there)."""
+    assert easyread.RULE_GRADE not in rules("Unbelievable responsibilities 🙂")
+    assert easyread.RULE_GRADE in rules(
+        "Unbelievable organisational responsibilities necessitate considerable "
+        "communication capability and determination 🙂"
+    )
+
+
+def test_buttons_skip_sentence_rules_but_keep_word_rules() -> None:
+    """A button may be a short phrase, yet still needs an emoji and plain words."""
+    assert rules("📚 I want to learn", is_button=True) == set()
+    assert rules("Yes", is_button=True) == {easyread.RULE_EMOJI}
+    assert easyread.RULE_CONTRACTION in rules("✅ Let's go", is_button=True)
+    long_label = "✅ " + " ".join(["yes"] * 22)
+    assert easyread.RULE_SENTENCE_MAX not in rules(long_label, is_button=True)
+
+
+def test_safety_message_may_say_do_not() -> None:
+    """The safety text is on the small allowlist for negative instructions."""
+    text = "Do not stay alone if you feel in danger ☎️."
+    assert easyread.RULE_NEGATIVE in rules(text, key="help.text")
+    assert easyread.RULE_NEGATIVE not in rules(text, key="safety.distress")
+
+
+def test_harder_text_gets_a_higher_grade() -> None:
+    """The grade goes up with long words and long sentences."""
+    easy = "You make tea. You are kind."
+    hard = "Organisational responsibilities necessitate considerable communication."
+    assert easyread.reading_grade(hard) > easyread.reading_grade(easy) + 5
+
+
+# ------------------------------------------------------------------ whole folders
+
+
+def write_tree(
+    root: Path, messages: dict[str, str], skills: dict[str, object] | None = None
+) -> Path:
+    """Write a small dialogues folder with one message file (and maybe a taxonomy)."""
+    (root / "en").mkdir(parents=True)
+    (root / "flows").mkdir()
+    (root / "flows" / "food.yml").write_text("id: food\nkind: topic\n", encoding="utf-8")
+    (root / "en" / "messages.yml").write_text(
+        yaml.safe_dump(messages, allow_unicode=True), encoding="utf-8"
+    )
+    if skills is not None:
+        (root / "skills.yml").write_text(yaml.safe_dump(skills, allow_unicode=True), "utf-8")
+    return root
+
+
+def test_check_dialogues_reports_bad_messages_by_key(tmp_path: Path) -> None:
+    """Each bad message is reported with its key; buttons are checked as buttons."""
+    root = write_tree(
+        tmp_path / "dialogues",
+        {
+            "q.food.tea": "Don't you make tea? ☕",
+            "button.yes": "✅ Yes",
+            "button.no": "No",
+            "r.food.tea": "You make tea for your friends 🍵.",
+        },
+    )
+    found = check_dialogues(root)
+    assert (
+        Finding("q.food.tea", easyread.RULE_CONTRACTION, "'Don't': write the words in full")
+        in found
+    )
+    assert {(f.key, f.rule) for f in found} == {
+        ("q.food.tea", easyread.RULE_CONTRACTION),
+        ("q.food.tea", easyread.RULE_NEGATIVE),
+        ("button.no", easyread.RULE_EMOJI),
+    }
+
+
+def test_check_dialogues_reports_broken_files_and_skill_labels(tmp_path: Path) -> None:
+    """A message file that is not key: text, and a skill label with initials, are reported."""
+    root = write_tree(
+        tmp_path / "dialogues",
+        {"ok": "Hello 👋."},
+        skills={
+            "categories": {"fixing": {"label": "making and fixing things", "emoji": "🔧"}},
+            "skills": [
+                {"id": "diy", "category": "fixing", "label": "DIY", "emoji": "🔨"},
+                {
+                    "id": "fixing_things",
+                    "category": "fixing",
+                    "label": "fixing things",
+                    "emoji": "",
+                },
+            ],
+        },
+    )
+    (root / "en" / "broken.yml").write_text("- just\n- a list\n", encoding="utf-8")
+    found = {(f.key, f.rule) for f in check_dialogues(root)}
+    assert found == {
+        ("en/broken.yml", easyread.RULE_FILE),
+        ("skill.diy", easyread.RULE_INITIALS),
+        ("skill.fixing_things", easyread.RULE_EMOJI),
+    }
+
+
+def test_run_check_prints_findings_and_returns_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit code 1 with the key and rule printed; 0 when everything passes."""
+    bad = write_tree(tmp_path / "bad", {"q.food.tea": "Do you make tea?"})
+    assert run_check(bad) == 1
+    out = capsys.readouterr().out
+    assert "q.food.tea" in out and easyread.RULE_EMOJI in out
+
+    good = write_tree(tmp_path / "good", {"q.food.tea": "Do you make tea? ☕"})
+    assert run_check(good) == 0
+
+
+# ------------------------------------------------------------------ the real content
+
+
+def test_all_dialogues_pass_the_easy_read_rules() -> None:
+    """Every message in dialogues/ (and every skill label) passes every rule."""
+    assert list((DIALOGUES / "en").glob("*.yml")), "no message files found"
+    found = check_dialogues(DIALOGUES)
+    assert found == [], "\n".join(f"{f.key}  {f.rule}  {f.message}" for f in found)
+
+
+def _topic_flows() -> list[dict[str, object]]:
+    """Every topic flow in dialogues/flows/."""
+    flows = [
+        yaml.safe_load(p.read_text(encoding="utf-8"))
+        for p in sorted((DIALOGUES / "flows").glob("*.yml"))
+    ]
+    return [f for f in flows if isinstance(f, dict) and f.get("kind") == "topic"]
+
+
+def test_reflections_name_the_first_skill_of_their_question() -> None:
+    """Each reflection names the first listed skill (label and emoji), the one confirmed next."""
+    messages: dict[str, str] = {}
+    for path in (DIALOGUES / "en").glob("*.yml"):
+        messages.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    taxonomy = yaml.safe_load((DIALOGUES / "skills.yml").read_text(encoding="utf-8"))
+    skills = {s["id"]: s for s in taxonomy["skills"]}
+    topics = _topic_flows()
+    assert len(topics) >= 12
+    problems = []
+    for flow in topics:
+        questions = flow["questions"]
+        assert isinstance(questions, list) and len(questions) >= 4, flow["id"]
+        for q in questions:
+            first = skills[q["skills"][0]]
+            reflection = messages[q["reflect"]]
+            if f"{first['label']} {first['emoji']}" not in reflection:
+                problems.append(f"{q['reflect']}: should name '{first['label']} {first['emoji']}'")
+            if "?" not in messages[q["text"]]:
+                problems.append(f"{q['text']}: a question needs a question mark")
+    assert problems == []

@@ -1,0 +1,360 @@
+"""The conversation engine end to end on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Runtime, open_runtime
+from bot.nlu.rules import RuleUnderstanding
+from storage.models import (
+    Answer,
+    ConfidenceRating,
+    ConversationState,
+    LearningWish,
+    Member,
+    MemberSkill,
+    SafetyAlert,
+)
+from tests.chat import Chat
+from tests.conftest import Database, make_settings
+
+
+@asynccontextmanager
+async def runtime_for(db: Database, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """A full runtime on this database with the rule-based understanding."""
+    settings = make_settings(db, tmp_path)
+    async with open_runtime(settings, understanding=RuleUnderstanding(), db_schema=db.schema) as rt:
+        yield rt
+
+
+async def count(rt: Runtime, model: type, **where: object) -> int:
+    """How many rows of ``model`` match ``where``."""
+    async with rt.sessionmaker() as session:
+        stmt = select(func.count()).select_from(model)
+        for name, value in where.items():
+            stmt = stmt.where(getattr(model, name) == value)
+        return int((await session.execute(stmt)).scalar_one())
+
+
+async def member_row(rt: Runtime, local_id: str = "t1") -> Member:
+    """The stored member."""
+    async with rt.sessionmaker() as session:
+        return (
+            await session.execute(select(Member).where(Member.local_id == local_id))
+        ).scalar_one()
+
+
+async def test_onboarding_and_three_topics_are_said_and_stored(
+    database: Database, tmp_path: Path
+) -> None:
+    """A member goes through onboarding and three topics; all answers are kept."""
+    async with runtime_for(database, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        topics = rt.content.topics
+        await chat.cmd("start")
+        assert chat.keys == ["onboarding.welcome", "onboarding.ask_name"]
+        await chat.say("my name is sam")
+        assert chat.keys == ["onboarding.nice_to_meet", "onboarding.consent"]
+        assert "Sam" in chat.last[0].text
+        assert chat.choices == ["yes", "no"]
+        await chat.press("yes")
+        assert chat.keys == ["onboarding.consent_thanks", "onboarding.howto_buttons"]
+        await chat.press("ok")
+        assert chat.keys == ["onboarding.howto_stop"]
+        await chat.press("ok")
+        assert chat.keys == ["confidence.start"]
+        await chat.press("feel_good")
+        first_q = topics[0].questions[0]
+        assert chat.keys == ["confidence.thanks", topics[0].intro, first_q.text]
+        assert chat.choices == ["yes", "a_bit", "no", "learn", "skip"]
+
+        # Topic 1: Yes to everything and confirm every skill.
+        confirmed: set[str] = set()
+        for question in topics[0].questions:
+            assert chat.keys[-1] == question.text
+            await chat.press("yes")
+            if question.reflect:
+                assert chat.keys[0] == question.reflect
+            while chat.keys[-1].startswith("skill."):
+                await chat.press("skill_yes")
+                assert chat.keys[0] == "skill.confirmed"
+            confirmed.update(question.skills)
+        assert chat.keys[-2:] == ["topic.done", "topic.next_or_pause"]
+        await chat.press("more")
+        assert chat.keys == [topics[1].intro, topics[1].questions[0].text]
+
+        # Topic 2: No, I want to learn, Skip, then A bit + "not sure".
+        await chat.press("no")
+        assert chat.keys == ["answer.no_thanks", topics[1].questions[1].text]
+        await chat.press("learn")
+        assert chat.keys == ["learn.saved", topics[1].questions[2].text]
+        await chat.press("skip")
+        assert chat.keys == ["answer.skipped", topics[1].questions[3].text]
+        for _ in topics[1].questions[3:]:
+            await chat.press("a_bit")
+            while chat.keys[-1].startswith("skill."):
+                await chat.press("skill_unsure")
+        assert chat.keys[-1] == "topic.next_or_pause"
+        await chat.press("more")
+
+        # Topic 3: typed answers.
+        await chat.say("yeh")
+        assert chat.keys[-1].startswith("skill.") or chat.keys[-1] == topics[2].questions[1].text
+        while chat.keys[-1].startswith("skill."):
+            await chat.say("nope")
+            assert chat.keys[0] == "skill.declined"
+        await chat.say("no")
+        assert chat.keys[0] == "answer.no_thanks"
+
+        member = await member_row(rt)
+        assert member.first_name == "Sam"
+        assert member.consent is True and member.consent_at is not None
+        assert await count(rt, MemberSkill, status="confirmed") == len(confirmed)
+        assert await count(rt, MemberSkill, status="declined") >= 1
+        assert await count(rt, LearningWish) == 1
+        assert await count(rt, ConfidenceRating, moment="start", value=3) == 1
+        async with rt.sessionmaker() as session:
+            texts = (
+                (await session.execute(select(Answer.text).where(Answer.kind == "text")))
+                .scalars()
+                .all()
+            )
+        assert "yeh" in texts and "nope" in texts
+
+
+async def test_restart_resumes_the_same_question(sqlite_db: Database, tmp_path: Path) -> None:
+    """Dropping the process state (a new runtime) resumes exactly where the member was."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        await chat.press("no")
+        where = chat.keys[-1]
+        seq = chat.seq
+    async with runtime_for(sqlite_db, tmp_path) as rt2:
+        chat2 = Chat(rt2.engine)
+        await chat2.cmd("start")
+        assert chat2.keys == ["resume.welcome_back", where]
+        assert "Sam" in chat2.last[0].text
+        # The buttons of the question shown before the restart still work.
+        await chat2.press("no", seq=seq)
+        assert chat2.keys[0] == "answer.no_thanks"
+
+
+async def test_pause_asks_how_you_feel_and_resume_returns(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """Pause asks for an end rating; coming back asks a start rating, then the question."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        question = chat.keys[-1]
+        await chat.say("pause")
+        assert chat.keys == ["confidence.end"]
+        await chat.press("feel_good")
+        assert chat.keys == ["confidence.thanks", "paused"]
+        await chat.say("hello")
+        assert chat.keys == ["resume.welcome_back", "confidence.start"]
+        await chat.press("feel_ok")
+        assert chat.keys == ["confidence.thanks", question]
+        assert await count(rt, ConfidenceRating, moment="end") == 1
+        assert await count(rt, ConfidenceRating, moment="start") == 2
+        async with rt.sessionmaker() as session:
+            state = (await session.execute(select(ConversationState))).scalar_one()
+        assert state.session_no == 2 and state.status == "active"
+
+
+async def test_help_repeat_back_skip(sqlite_db: Database, tmp_path: Path) -> None:
+    """Help, repeat, back and skip work by word at any question."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        q1 = chat.keys[-1]
+        await chat.say("help")
+        assert chat.keys == ["help.text", q1]
+        await chat.say("repeat")
+        assert chat.keys == [q1]
+        await chat.say("back")
+        assert chat.keys == ["back.first", q1]
+        await chat.say("skip")
+        assert chat.keys[0] == "answer.skipped"
+        q2 = chat.keys[-1]
+        assert q2 != q1
+        await chat.say("back")
+        assert chat.keys == [q1]
+        await chat.press("no")
+        assert chat.keys == ["answer.no_thanks", q2]
+
+
+async def test_old_button_gets_a_kind_reply_and_the_current_question(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """A tap on a finished question is not taken as an answer to the new one."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        old_seq = chat.seq
+        await chat.press("no")
+        current = chat.keys[-1]
+        before = await count(rt, Answer, choice="no")
+        await chat.press("yes", seq=old_seq)
+        assert chat.keys == ["input.old_button", current]
+        assert await count(rt, Answer, choice="no") == before
+        assert await count(rt, Answer, choice="stale") == 1
+
+
+async def test_repeated_update_is_handled_once(database: Database, tmp_path: Path) -> None:
+    """The same channel update twice: one answer, no second reply."""
+    async with runtime_for(database, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        first = await chat.say("no", dedup_key="tg:1001")
+        assert first
+        answers = await count(rt, Answer)
+        again = await chat.say("no", dedup_key="tg:1001")
+        assert again == []
+        assert await count(rt, Answer) == answers
+
+
+async def test_no_consent_keeps_nothing_but_the_answer(sqlite_db: Database, tmp_path: Path) -> None:
+    """Saying no to consent: a kind goodbye; no name and no answers are kept."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.cmd("start")
+        await chat.say("Alex")
+        await chat.press("no")
+        assert chat.keys == ["onboarding.consent_no"]
+        member = await member_row(rt)
+        assert member.consent is False and member.first_name is None
+        async with rt.sessionmaker() as session:
+            rows = (await session.execute(select(Answer.question_id))).scalars().all()
+        assert rows == ["onboarding.consent"]
+        await chat.say("hello?")
+        assert chat.keys == ["onboarding.welcome", "onboarding.ask_name"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \t ",
+        "x" * 10_000,
+        "😀😀😀",
+        "hello\x00\x07\x1b[31m there",
+        "我喜欢做饭",
+        "'; DROP TABLE members; --",
+        "✅ Yes, that is OK",
+        "\u202eevil\u202c",
+    ],
+)
+async def test_bad_input_gets_a_kind_reply_and_is_kept(
+    sqlite_db: Database, tmp_path: Path, text: str
+) -> None:
+    """Odd input never crashes; the member gets a reply and stays in place."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        question = chat.keys[-1]
+        await chat.say(text)
+        assert chat.last, "the member always gets a reply"
+        assert all(r.text.strip() for r in chat.last)
+        stored = await count(rt, Answer, kind="text")
+        assert stored == 1
+        async with rt.sessionmaker() as session:
+            answer = (
+                await session.execute(select(Answer).where(Answer.kind == "text"))
+            ).scalar_one()
+        if len(text) > 2000:
+            assert answer.truncated and answer.original_length == 10_000
+        else:
+            assert answer.text == text.replace("\x00", "\ufffd")
+        if text.strip() and "DROP" not in text and len(text) < 2000:
+            assert chat.keys[-1] in (question, "skill.found") or chat.keys[-1].startswith("q.")
+        assert await count(rt, Member) == 1
+
+
+async def test_sticker_keeps_the_member_in_place(sqlite_db: Database, tmp_path: Path) -> None:
+    """A sticker or photo gets a kind reply and the same question again."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        question = chat.keys[-1]
+        await chat.other("sticker")
+        assert chat.keys == ["input.unsupported", question]
+
+
+async def test_distress_mid_flow_alerts_and_lets_the_member_carry_on(
+    database: Database, tmp_path: Path
+) -> None:
+    """A cry for help stops the flow, answers warmly, queues an alert; then carry on."""
+    async with runtime_for(database, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        question = chat.keys[-1]
+        await chat.say("my carer hits me and i am scared")
+        assert chat.keys == ["safety.distress", "safety.carry_on"]
+        assert "999" in chat.last[0].text
+        assert await count(rt, SafetyAlert) == 1
+        await chat.press("carry_on")
+        assert chat.keys == [question]
+
+
+async def test_distress_before_consent_is_never_ignored(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """Even at the name question, a distress message gets help and an alert."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.cmd("start")
+        await chat.say("someone took all my money and i feel unsafe")
+        assert chat.keys[0] == "safety.distress"
+        assert await count(rt, SafetyAlert) == 1
+
+
+async def test_free_text_becomes_a_confirmed_skill(database: Database, tmp_path: Path) -> None:
+    """The member describes life; the finder notices a skill; the member confirms it."""
+    async with runtime_for(database, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        await chat.say("i walk my neighbours dog every day")
+        assert chat.keys[0] == "skill.found"
+        assert "Is that right?" in chat.last[0].text or "?" in chat.last[0].text
+        await chat.press("skill_yes")
+        assert chat.keys[0] == "skill.confirmed"
+        async with rt.sessionmaker() as session:
+            skill = (
+                (
+                    await session.execute(
+                        select(MemberSkill).where(MemberSkill.status == "confirmed")
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            assert skill is not None and skill.category == "animals"
+            evidence = await session.get(Answer, skill.evidence_answer_id)
+        assert evidence is not None and evidence.text == "i walk my neighbours dog every day"
+
+
+async def test_my_skills_shows_confirmed_skills_and_a_card(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """/myskills lists confirmed skills by category and sends a picture card."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        await chat.cmd("myskills")
+        assert chat.keys[0] == "myskills"
+        assert chat.last[0].image_png is None
+        question = rt.content.topics[0].questions[0]
+        await chat.press("yes")
+        await chat.press("skill_yes")
+        await chat.cmd("myskills")
+        profile = chat.last[0]
+        label = rt.content.taxonomy.skills[question.skills[0]].label
+        assert label in profile.text
+        assert profile.image_png is not None and profile.image_png.startswith(b"\x89PNG")

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bot.skills.finder import SpacySkillFinder
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.content import Content, load_content
@@ -15,6 +14,7 @@ from bot.engine import ENGINE_KEYS, CardRenderer, Engine
 from bot.logs import setup_logging
 from bot.nlu import open_understanding
 from bot.settings import Settings
+from bot.skills.finder import SpacySkillFinder
 from bot.types import SkillFinder, Understanding
 from storage.db import make_engine, make_sessionmaker, upgrade
 
@@ -62,15 +62,20 @@ async def open_runtime(
     *,
     understanding: Understanding | None = None,
     db_schema: str | None = None,
+    content: Content | None = None,
+    finder: SkillFinder | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Build the runtime; migrate the database; start (and later stop) the NLU."""
+    """Build the runtime; migrate the database; start (and later stop) the NLU.
+
+    ``content`` and ``finder`` may be passed in when already built (tests reuse them).
+    """
     setup_logging(settings)
-    content = load_app_content(settings)
+    content = content or load_app_content(settings)
     db = make_engine(settings.effective_database_url(), schema=db_schema)
     try:
         await upgrade(db)
         sessionmaker = make_sessionmaker(db)
-        finder = SpacySkillFinder(content.taxonomy)
+        finder = finder or SpacySkillFinder(content.taxonomy)
         async with _understanding(settings, understanding) as nlu:
             engine = Engine(
                 sessionmaker, content, nlu, finder, settings, make_card_renderer(content)

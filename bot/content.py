@@ -142,7 +142,8 @@ def placeholders(template: str) -> set[str]:
 def _load_yaml(path: Path, problems: list[str]) -> Any:
     """Read one YAML file; record a problem instead of raising."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, yaml.YAMLError) as exc:
         problems.append(f"{path.name}: cannot read YAML ({exc})")
         return None

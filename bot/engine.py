@@ -97,6 +97,22 @@ ENGINE_KEYS: tuple[str, ...] = (
     "button.more",
     "button.pause",
     "button.carry_on",
+    "stop.menu",
+    "button.take_break",
+    "button.delete_answers",
+    "forget.confirm",
+    "forget.done",
+    "forget.kept",
+    "forget.nothing",
+    "button.forget_yes",
+    "button.forget_no",
+    "mydata.title",
+    "mydata.none",
+    "mydata.answers",
+    "mydata.skills",
+    "mydata.wishes",
+    "mydata.ratings",
+    "mydata.file",
 )
 
 QUESTION_BUTTONS = (
@@ -121,6 +137,12 @@ CONFIDENCE_VALUES = {"feel_low": 1, "feel_ok": 2, "feel_good": 3}
 CONSENT_BUTTONS = (("yes", "button.consent_yes"), ("no", "button.consent_no"))
 MORE_BUTTONS = (("more", "button.more"), ("pause", "button.pause"))
 CARRY_ON_BUTTONS = (("carry_on", "button.carry_on"), ("pause", "button.pause"))
+STOP_BUTTONS = (
+    ("pause", "button.take_break"),
+    ("forget", "button.delete_answers"),
+    ("carry_on", "button.carry_on"),
+)
+FORGET_BUTTONS = (("forget_yes", "button.forget_yes"), ("forget_no", "button.forget_no"))
 
 #: How an understood intent answers each kind of prompt.
 INTENT_CHOICES: dict[str, dict[str, str]] = {
@@ -154,6 +176,11 @@ COMMAND_WORDS = {
     "carry on": "resume",
     "my skills": "myskills",
     "myskills": "myskills",
+    "my data": "mydata",
+    "mydata": "mydata",
+    "forget me": "forget",
+    "delete my answers": "forget",
+    "delete my data": "forget",
 }
 _NAME_PREFIX = re.compile(
     r"^(?:hi|hello|hiya)?[\s,!.]*(?:my name is|my names|my name's|name is|i am|i'm|im|"
@@ -215,6 +242,7 @@ class Turn:
     state: ConversationState
     data: dict[str, Any]
     replies: list[Reply] = field(default_factory=list)
+    erased: bool = False
 
     @property
     def lang(self) -> str:
@@ -272,9 +300,10 @@ class Engine:
                     state = await repo.load_state(session, db_member.id)
                     turn = Turn(session, db_member, state, dict(state.data or {}))
                     await self._dispatch(turn, incoming, understood)
-                    state.data = turn.data
-                    state.updated_at = utcnow()
-                    db_member.last_active_at = utcnow()
+                    if not turn.erased:
+                        state.data = turn.data
+                        state.updated_at = utcnow()
+                        db_member.last_active_at = utcnow()
                 return turn.replies
             finally:
                 if not lock.locked() and self._locks.get(lock_key) is lock:
@@ -477,6 +506,9 @@ class Engine:
         state = turn.state
         if command == "start":
             await self._start(turn)
+        elif state.status in ("new", "no_consent") and command in ("mydata", "forget"):
+            self._say(turn, "mydata.none" if command == "mydata" else "forget.nothing")
+            await self._show_where(turn)
         elif state.status in ("new", "no_consent") and command != "help":
             await self._start_onboarding(turn)
         elif command == "help":
@@ -484,8 +516,18 @@ class Engine:
             await self._show_where(turn)
         elif command == "repeat":
             await self._show_where(turn)
-        elif command in ("pause", "stop"):
-            await self._pause(turn, bye="stop.bye" if command == "stop" else "paused")
+        elif command == "pause":
+            await self._pause(turn, bye="paused")
+        elif command == "stop":
+            if turn.consented and state.status == "active":
+                self._interrupt(turn, "stop_menu", "stop.menu", STOP_BUTTONS)
+            else:
+                await self._pause(turn, bye="stop.bye")
+        elif command == "mydata":
+            await self._my_data(turn)
+            await self._show_where(turn)
+        elif command == "forget":
+            await self._ask_forget(turn)
         elif command == "resume":
             await self._start(turn)
         elif command == "myskills":
@@ -632,6 +674,24 @@ class Engine:
         if interrupt in ("confidence_start", "confidence_end"):
             await self._rating(turn, interrupt, choice)
             return
+        if interrupt == "stop_menu":
+            if choice == "forget":
+                await self._ask_forget(turn)  # replaces this interrupt, same way back
+            elif choice == "pause":
+                self._finish_interrupt(turn, show=False)
+                await self._pause(turn, bye="stop.bye")
+            else:
+                self._finish_interrupt(turn, show=True)
+            return
+        if interrupt == "forget_confirm":
+            if choice == "forget_yes":
+                await self._forget(turn)
+            else:
+                self._say(turn, "forget.kept")
+                self._finish_interrupt(turn, show=True)
+                if not turn.data.get("prompt"):
+                    await self._show_where(turn)
+            return
         if state.status != "active":
             await self._show_where(turn)
             return
@@ -698,7 +758,7 @@ class Engine:
     async def _distress(self, turn: Turn, u: Understood) -> None:
         """Stop the flow, answer with warmth and help, and queue an alert for staff."""
         await self._store(turn, "text", storable(u.raw), intent="distress")
-        await repo.add_safety_alert(turn.session, turn.member, storable(u.raw))
+        await repo.add_staff_alert(turn.session, "distress", turn.member, storable(u.raw))
         log.warning("safety alert queued for member %s", turn.member.id)
         self._say(turn, "safety.distress")
         if turn.state.status in ("new", "no_consent", "paused", "finished"):
@@ -1028,8 +1088,13 @@ class Engine:
             await self._choose(turn, choice, u)
             return
         mapped = INTENT_CHOICES.get(kind or "", {}).get(intent or "")
-        if turn.data.get("interrupt") == "safety":
+        interrupt = turn.data.get("interrupt")
+        if interrupt == "safety":
             mapped = INTENT_CHOICES["carry_on"].get(intent or "")
+        elif interrupt == "forget_confirm":
+            mapped = {"affirm": "forget_yes", "deny": "forget_no"}.get(intent or "")
+        elif interrupt == "stop_menu":
+            mapped = {"deny": "carry_on", "affirm": "pause"}.get(intent or "")
         if kind == "question":
             answer_id = await self._store(
                 turn, "text", storable(u.raw), choice=mapped, intent=intent
@@ -1188,6 +1253,45 @@ class Engine:
         self._say(turn, "all.done")
         await self._my_skills(turn)
         self._say(turn, "all.thanks")
+
+    # ----------------------------------------------------------------- data rights
+
+    async def _ask_forget(self, turn: Turn) -> None:
+        """Ask the member to confirm that everything should be deleted."""
+        if not turn.consented:
+            self._say(turn, "forget.nothing")
+            await self._show_where(turn)
+            return
+        self._interrupt(turn, "forget_confirm", "forget.confirm", FORGET_BUTTONS)
+
+    async def _forget(self, turn: Turn) -> None:
+        """Erase everything about the member; staff are told; a tombstone stays."""
+        member_id = await repo.erase_member(turn.session, turn.member, asked_by="member")
+        log.info("member %s erased their data", member_id)
+        turn.erased = True
+        turn.data = {}
+        self._say(turn, "forget.done")
+
+    async def _my_data(self, turn: Turn) -> None:
+        """Show the member what is kept about them, in easy-read and as a file."""
+        if not turn.consented:
+            self._say(turn, "mydata.none")
+            return
+        import json
+
+        data = await repo.member_data(turn.session, turn.member)
+        lines = [
+            self._text(turn, "mydata.title"),
+            self._text(turn, "mydata.answers", count=str(len(data["answers"]))),
+            self._text(turn, "mydata.skills", count=str(len(data["skills"]))),
+            self._text(turn, "mydata.wishes", count=str(len(data["learning_wishes"]))),
+            self._text(turn, "mydata.ratings", count=str(len(data["confidence_ratings"]))),
+            self._text(turn, "mydata.file"),
+        ]
+        content = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+        turn.replies.append(
+            Reply(key="mydata", text="\n".join(lines), document=("my-skillspark-data.json", content))
+        )
 
     # -------------------------------------------------------------------- profile
 

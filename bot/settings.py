@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=2000, alias="SKILLSPARK_MAX_TEXT_CHARS")
     staff_contact: str = Field(default="your support worker", alias="SKILLSPARK_STAFF_CONTACT")
 
+    # --- safeguarding and data rights
+    retention_months: int = Field(default=24, alias="SKILLSPARK_RETENTION_MONTHS")
+    alert_sweep_seconds: float = Field(default=15.0, alias="SKILLSPARK_ALERT_SWEEP_SECONDS")
+
     # --- logging
     log_level: str = Field(default="INFO", alias="SKILLSPARK_LOG_LEVEL")
 

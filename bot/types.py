@@ -25,6 +25,8 @@ COMMANDS: tuple[str, ...] = (
     "repeat",
     "back",
     "skip",
+    "mydata",
+    "forget",
 )
 
 

@@ -56,6 +56,18 @@ def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
         cursor.close()
 
 
+def load_all_models() -> None:
+    """Import every ``storage/models*.py`` so all tables are on ``Base.metadata``."""
+    import importlib
+    import pkgutil
+
+    import storage
+
+    for info in pkgutil.iter_modules(storage.__path__):
+        if info.name.startswith("models"):
+            importlib.import_module(f"storage.{info.name}")
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """A session factory; objects stay usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)

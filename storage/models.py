@@ -150,18 +150,25 @@ class ProcessedInput(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class SafetyAlert(Base):
-    """A distress message staff must hear about; an outbox row until delivered."""
+class StaffAlert(Base):
+    """Something staff must hear about (a distress message, an erasure): an outbox row.
 
-    __tablename__ = "safety_alerts"
+    ``member_id`` is a plain number, not a foreign key, so a notice that a member's
+    data was erased can outlive the member row.
+    """
+
+    __tablename__ = "staff_alerts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))  # distress | erasure
+    member_id: Mapped[int | None] = mapped_column(Integer, index=True)
     network: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
 
 
 class AuditEvent(Base):

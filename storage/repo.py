@@ -23,7 +23,7 @@ from storage.models import (
     Member,
     MemberSkill,
     ProcessedInput,
-    SafetyAlert,
+    StaffAlert,
     utcnow,
 )
 
@@ -215,12 +215,16 @@ async def audit(
     await session.flush()
 
 
-async def add_safety_alert(session: AsyncSession, member: Member, text: str) -> SafetyAlert:
-    """Queue a distress alert for staff (an outbox row) and audit it."""
-    alert = SafetyAlert(member_id=member.id, network=member.network, text=text[:4000])
+async def add_staff_alert(
+    session: AsyncSession, kind: str, member: Member, text: str
+) -> StaffAlert:
+    """Queue something staff must hear about (an outbox row) and audit it."""
+    alert = StaffAlert(
+        kind=kind, member_id=member.id, network=member.network, text=text[:4000]
+    )
     session.add(alert)
     await session.flush()
-    await audit(session, "bot", "safety_alert", member.id, {"alert_id": alert.id})
+    await audit(session, "bot", f"{kind}_alert", member.id, {"alert_id": alert.id})
     return alert
 
 
@@ -231,6 +235,101 @@ async def forget_pre_consent(session: AsyncSession, member_id: int) -> None:
             Answer.member_id == member_id, Answer.question_id != "onboarding.consent"
         )
     )
+
+
+async def erase_member(session: AsyncSession, member: Member, asked_by: str) -> int:
+    """Erase everything kept about a member; leave only a tombstone in the audit log.
+
+    Distress alerts not yet delivered to staff are kept until they are delivered
+    (safeguarding comes first); delivered ones go too.
+    """
+    member_id = member.id
+    for model in (MemberSkill, LearningWish, ConfidenceRating, Answer, ConversationState):
+        await session.execute(delete(model).where(model.member_id == member_id))
+    await session.execute(delete(ProcessedInput).where(ProcessedInput.member_id == member_id))
+    await session.execute(
+        delete(StaffAlert).where(
+            StaffAlert.member_id == member_id, StaffAlert.delivered_at.is_not(None)
+        )
+    )
+    await session.execute(delete(AuditEvent).where(AuditEvent.member_id == member_id))
+    network = member.network
+    await session.delete(member)
+    await session.flush()
+    session.add(
+        AuditEvent(
+            actor=asked_by,
+            action="member_erased",
+            member_id=member_id,
+            detail={"network": network},
+        )
+    )
+    session.add(
+        StaffAlert(
+            kind="erasure",
+            member_id=None,
+            network=network,
+            text=f"Member {member_id} asked to delete their data. It is done.",
+        )
+    )
+    await session.flush()
+    return member_id
+
+
+async def purge_old_text(session: AsyncSession, older_than: datetime) -> int:
+    """Delete free-text answers older than ``older_than`` (data minimisation)."""
+    result = await session.execute(
+        delete(Answer).where(Answer.kind == "text", Answer.created_at < older_than)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def member_data(session: AsyncSession, member: Member) -> dict[str, Any]:
+    """Everything kept about one member, for the member to see (``/mydata``)."""
+    answers = await session.execute(
+        select(Answer).where(Answer.member_id == member.id).order_by(Answer.id)
+    )
+    skills = await session.execute(
+        select(MemberSkill).where(MemberSkill.member_id == member.id).order_by(MemberSkill.id)
+    )
+    wishes = await session.execute(
+        select(LearningWish).where(LearningWish.member_id == member.id).order_by(LearningWish.id)
+    )
+    ratings = await session.execute(
+        select(ConfidenceRating)
+        .where(ConfidenceRating.member_id == member.id)
+        .order_by(ConfidenceRating.id)
+    )
+    return {
+        "member": {
+            "id": member.id,
+            "first_name": member.first_name,
+            "network": member.network,
+            "language": member.language,
+            "consent": member.consent,
+            "consent_at": member.consent_at.isoformat() if member.consent_at else None,
+            "created_at": member.created_at.isoformat() if member.created_at else None,
+        },
+        "answers": [
+            {
+                "question": a.question_id,
+                "kind": a.kind,
+                "choice": a.choice,
+                "text": a.text,
+                "at": a.created_at.isoformat(),
+            }
+            for a in answers.scalars()
+        ],
+        "skills": [
+            {"skill": s.skill_id, "label": s.label, "category": s.category, "status": s.status}
+            for s in skills.scalars()
+        ],
+        "learning_wishes": [w.label for w in wishes.scalars()],
+        "confidence_ratings": [
+            {"moment": r.moment, "value": r.value, "at": r.created_at.isoformat()}
+            for r in ratings.scalars()
+        ],
+    }
 
 
 @dataclass(frozen=True)

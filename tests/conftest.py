@@ -6,13 +6,21 @@ import importlib.util
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 
 from bot.settings import Settings
+from bot.skills.finder import SpacySkillFinder
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+    from bot.content import Content
 
 pytest_plugins = ["tests.rasa_server"] if importlib.util.find_spec("tests.rasa_server") else []
 
@@ -69,6 +77,33 @@ def make_settings(db: Database, tmp_path: Path, **extra: object) -> Settings:
     }
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def shared_parts() -> tuple[Content, SpacySkillFinder]:
+    """The dialogues and the skill finder, built once for the whole test run."""
+    from bot.app import load_app_content
+
+    content = load_app_content(Settings(_env_file=None))  # type: ignore[call-arg]
+    return content, SpacySkillFinder(content.taxonomy)
+
+
+@asynccontextmanager
+async def runtime_for(db: Database, tmp_path: Path, **extra: object) -> AsyncIterator[Runtime]:
+    """A full runtime on this database with the rule-based understanding."""
+    from bot.app import open_runtime
+    from bot.nlu.rules import RuleUnderstanding
+
+    content, finder = shared_parts()
+    settings = make_settings(db, tmp_path, **extra)
+    async with open_runtime(
+        settings,
+        understanding=RuleUnderstanding(),
+        db_schema=db.schema,
+        content=content,
+        finder=finder,
+    ) as rt:
+        yield rt
 
 
 @pytest.fixture

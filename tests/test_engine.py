@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import Runtime, open_runtime
-from bot.nlu.rules import RuleUnderstanding
+from bot.app import Runtime
 from storage.models import (
     Answer,
     ConfidenceRating,
@@ -18,18 +15,10 @@ from storage.models import (
     LearningWish,
     Member,
     MemberSkill,
-    SafetyAlert,
+    StaffAlert,
 )
 from tests.chat import Chat
-from tests.conftest import Database, make_settings
-
-
-@asynccontextmanager
-async def runtime_for(db: Database, tmp_path: Path) -> AsyncIterator[Runtime]:
-    """A full runtime on this database with the rule-based understanding."""
-    settings = make_settings(db, tmp_path)
-    async with open_runtime(settings, understanding=RuleUnderstanding(), db_schema=db.schema) as rt:
-        yield rt
+from tests.conftest import Database, runtime_for
 
 
 async def count(rt: Runtime, model: type, **where: object) -> int:
@@ -298,7 +287,7 @@ async def test_distress_mid_flow_alerts_and_lets_the_member_carry_on(
         await chat.say("my carer hits me and i am scared")
         assert chat.keys == ["safety.distress", "safety.carry_on"]
         assert "999" in chat.last[0].text
-        assert await count(rt, SafetyAlert) == 1
+        assert await count(rt, StaffAlert) == 1
         await chat.press("carry_on")
         assert chat.keys == [question]
 
@@ -312,7 +301,7 @@ async def test_distress_before_consent_is_never_ignored(
         await chat.cmd("start")
         await chat.say("someone took all my money and i feel unsafe")
         assert chat.keys[0] == "safety.distress"
-        assert await count(rt, SafetyAlert) == 1
+        assert await count(rt, StaffAlert) == 1
 
 
 async def test_free_text_becomes_a_confirmed_skill(database: Database, tmp_path: Path) -> None:

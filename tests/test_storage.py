@@ -9,13 +9,21 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect, select, text
 
 from storage import repo
-from storage.db import current_revision, is_sqlite, make_engine, make_sessionmaker, upgrade
+from storage.db import (
+    current_revision,
+    is_sqlite,
+    load_all_models,
+    make_engine,
+    make_sessionmaker,
+    upgrade,
+)
 from storage.models import Base, Member
 from tests.conftest import Database
 
 
 def _diff(conn: Connection) -> list[object]:
     """Differences between the migrated database and the models."""
+    load_all_models()
     ctx = MigrationContext.configure(conn, opts={"compare_type": True})
     return list(compare_metadata(ctx, Base.metadata))
 

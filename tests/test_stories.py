@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import open_runtime
-from bot.nlu.rules import RuleUnderstanding
-from tests.conftest import Database, make_settings
+from tests.conftest import Database, make_settings, runtime_for
 from tests.stories import STORIES_DIR, Story, StoryFailed, load_stories, replay
 
 STORIES = load_stories()
@@ -28,15 +26,13 @@ def test_every_flow_has_a_story() -> None:
 @pytest.mark.parametrize("story", STORIES, ids=[f"{s.file}:{s.name}" for s in STORIES])
 async def test_story_replays(story: Story, sqlite_db: Database, tmp_path: Path) -> None:
     """The bot says exactly what the story says, step by step."""
-    settings = make_settings(sqlite_db, tmp_path)
-    async with open_runtime(settings, understanding=RuleUnderstanding()) as rt:
+    async with runtime_for(sqlite_db, tmp_path) as rt:
         await replay(rt.engine, story, member_id="story")
 
 
 async def test_a_deviating_story_fails(sqlite_db: Database, tmp_path: Path) -> None:
     """The replayer really catches a bot that says something else."""
     story = Story("inline", "wrong", [{"intent": "start"}, {"action": "onboarding.ask_name"}])
-    settings = make_settings(sqlite_db, tmp_path)
-    async with open_runtime(settings, understanding=RuleUnderstanding()) as rt:
+    async with runtime_for(sqlite_db, tmp_path) as rt:
         with pytest.raises(StoryFailed, match=r"onboarding\.welcome"):
             await replay(rt.engine, story, member_id="story")

@@ -1,0 +1,143 @@
+"""Scheduled work (APScheduler): the retention purge and the staff-alert sweep.
+
+Schedules are not state: every job reads what it must do from the database, so
+a restart loses nothing. Each job runs in its own transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.settings import Settings
+from storage import repo
+from storage.models import StaffAlert, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Finds who should hear about an alert in a network: a list of Telegram ids.
+Recipients = Callable[[AsyncSession, str], Awaitable[list[int]]]
+
+
+class AlertSender(Protocol):
+    """Delivers a staff alert (the Telegram channel provides one)."""
+
+    async def send_alert(self, telegram_id: int, text: str) -> None:
+        """Send one alert text to one staff member; raise on failure."""
+        ...
+
+
+async def purge_old_answers(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> int:
+    """Delete free-text answers older than the retention period; return how many."""
+    cutoff = utcnow() - timedelta(days=round(settings.retention_months * 30.44))
+    async with sessionmaker.begin() as session:
+        purged = await repo.purge_old_text(session, cutoff)
+        if purged:
+            await repo.audit(session, "bot", "retention_purge", None, {"answers": purged})
+    log.info("retention purge removed %d old free-text answers", purged)
+    return purged
+
+
+def alert_text(alert: StaffAlert) -> str:
+    """The words staff receive for one alert (member's exact words for distress)."""
+    if alert.kind == "distress":
+        return (
+            f"SkillSpark safeguarding alert (network {alert.network}).\n"
+            f"Member {alert.member_id} wrote:\n\u201c{alert.text}\u201d\n"
+            "The member was given the emergency numbers and told staff would be in touch."
+        )
+    return f"SkillSpark notice (network {alert.network}): {alert.text}"
+
+
+async def sweep_alerts(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    sender: AlertSender,
+    recipients: Recipients,
+    *,
+    limit: int = 50,
+) -> int:
+    """Deliver due staff alerts; failed ones are retried later with back-off.
+
+    On PostgreSQL rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several bot
+    processes never deliver the same alert twice.
+    """
+    delivered = 0
+    async with sessionmaker.begin() as session:
+        now = utcnow()
+        stmt = (
+            select(StaffAlert)
+            .where(StaffAlert.delivered_at.is_(None))
+            .where(or_(StaffAlert.next_attempt_at.is_(None), StaffAlert.next_attempt_at <= now))
+            .order_by(StaffAlert.id)
+            .limit(limit)
+        )
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        alerts = (await session.execute(stmt)).scalars().all()
+        for alert in alerts:
+            staff = await recipients(session, alert.network)
+            try:
+                if not staff:
+                    raise RuntimeError(f"no staff to alert in network {alert.network!r}")
+                for telegram_id in staff:
+                    await sender.send_alert(telegram_id, alert_text(alert))
+            except Exception as exc:
+                alert.attempts += 1
+                delay = min(3600, 15 * 2 ** min(alert.attempts, 8))
+                alert.next_attempt_at = now + timedelta(seconds=delay)
+                alert.last_error = type(exc).__name__[:200]
+                log.warning("staff alert %s not delivered (attempt %d)", alert.id, alert.attempts)
+                continue
+            alert.delivered_at = now
+            alert.attempts += 1
+            delivered += 1
+            await repo.audit(
+                session,
+                "bot",
+                "alert_delivered",
+                alert.member_id,
+                {"alert_id": alert.id, "staff": staff},
+            )
+    return delivered
+
+
+def start_scheduler(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    sender: AlertSender | None = None,
+    recipients: Recipients | None = None,
+) -> AsyncIOScheduler:
+    """Start the jobs: the daily retention purge and, with a sender, the alert sweep."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        purge_old_answers,
+        "interval",
+        hours=24,
+        args=[sessionmaker, settings],
+        id="retention_purge",
+        next_run_time=utcnow() + timedelta(seconds=30),
+        coalesce=True,
+        max_instances=1,
+    )
+    if sender is not None and recipients is not None:
+        scheduler.add_job(
+            sweep_alerts,
+            "interval",
+            seconds=settings.alert_sweep_seconds,
+            args=[sessionmaker, sender, recipients],
+            id="alert_sweep",
+            next_run_time=utcnow(),
+            coalesce=True,
+            max_instances=1,
+        )
+    scheduler.start()
+    return scheduler

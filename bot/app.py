@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.content import Content, load_content
-from bot.engine import ENGINE_KEYS, CardRenderer, Engine
+from bot.engine import ENGINE_KEYS, CardRenderer, Engine, Extension
 from bot.logs import setup_logging
 from bot.nlu import open_understanding
 from bot.settings import Settings
@@ -56,6 +56,11 @@ def make_card_renderer(content: Content) -> CardRenderer:
     return render
 
 
+def default_extensions(settings: Settings) -> tuple[Extension, ...]:
+    """The engine extensions every runtime gets (nudges, staff tools, ...)."""
+    return ()
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings,
@@ -64,6 +69,7 @@ async def open_runtime(
     db_schema: str | None = None,
     content: Content | None = None,
     finder: SkillFinder | None = None,
+    extensions: tuple[Extension, ...] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Build the runtime; migrate the database; start (and later stop) the NLU.
 
@@ -78,7 +84,13 @@ async def open_runtime(
         finder = finder or SpacySkillFinder(content.taxonomy)
         async with _understanding(settings, understanding) as nlu:
             engine = Engine(
-                sessionmaker, content, nlu, finder, settings, make_card_renderer(content)
+                sessionmaker,
+                content,
+                nlu,
+                finder,
+                settings,
+                make_card_renderer(content),
+                extensions=default_extensions(settings) if extensions is None else extensions,
             )
             yield Runtime(settings, content, db, sessionmaker, nlu, finder, engine)
     finally:

@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -222,6 +222,74 @@ def extract_name(text: str) -> str | None:
     return name
 
 
+class TurnContext:
+    """What an engine extension may use during one turn (same transaction)."""
+
+    def __init__(self, engine: Engine, turn: Turn) -> None:
+        """Wrap one turn for an extension."""
+        self._engine = engine
+        self._turn = turn
+
+    @property
+    def session(self) -> AsyncSession:
+        """The open database session (the turn's transaction)."""
+        return self._turn.session
+
+    @property
+    def member(self) -> Member:
+        """The member this turn is about."""
+        return self._turn.member
+
+    @property
+    def consented(self) -> bool:
+        """True once the member said yes to what is kept."""
+        return self._turn.consented
+
+    def text(self, key: str, **values: str) -> str:
+        """A message in the member's language."""
+        return self._engine._text(self._turn, key, **values)
+
+    def say(self, key: str, **values: str) -> None:
+        """Add a message without buttons."""
+        self._engine._say(self._turn, key, **values)
+
+    def offer(self, key: str, buttons: tuple[tuple[str, str], ...], **values: str) -> None:
+        """Add a message with the extension's own buttons (choice ids carry its prefix).
+
+        These buttons are not the member's current question: pressing one later is
+        routed back to the extension, whatever question the member is on.
+        """
+        self._turn.replies.append(
+            Reply(
+                key=key,
+                text=self.text(key, **values),
+                buttons=tuple(Button(c, self.text(label)) for c, label in buttons),
+                seq=0,
+            )
+        )
+
+    async def show_where(self) -> None:
+        """Show the member's current question again (after the extension's reply)."""
+        await self._engine._show_where(self._turn)
+
+
+class Extension(Protocol):
+    """A feature plugged into the engine: its own commands and button prefix."""
+
+    #: Button choice ids starting with this prefix go to the extension.
+    prefix: str
+    #: Command names (without a slash) the extension answers.
+    commands: tuple[str, ...]
+
+    async def on_button(self, ctx: TurnContext, choice: str) -> None:
+        """A press on one of the extension's buttons."""
+        ...
+
+    async def on_command(self, ctx: TurnContext, command: str, args: str) -> None:
+        """One of the extension's commands, with whatever followed it."""
+        ...
+
+
 @dataclass
 class Understood:
     """What the engine knows about a text message before opening a transaction."""
@@ -266,14 +334,16 @@ class Engine:
         finder: SkillFinder,
         settings: Settings,
         card_renderer: CardRenderer | None = None,
+        extensions: tuple[Extension, ...] = (),
     ) -> None:
-        """Wire the engine to storage, content, NLU and the skill finder."""
+        """Wire the engine to storage, content, NLU, the skill finder and extensions."""
         self.sessionmaker = sessionmaker
         self.content = content
         self.understanding = understanding
         self.finder = finder
         self.settings = settings
         self.card_renderer = card_renderer
+        self.extensions = extensions
         self._locks: dict[str, asyncio.Lock] = {}
 
     # ------------------------------------------------------------------ public API
@@ -424,7 +494,7 @@ class Engine:
             await self._show_where(turn)
             return
         if incoming.kind == "command":
-            await self._command(turn, incoming.value.lstrip("/").lower())
+            await self._command(turn, incoming.value.lstrip("/").strip().lower())
             return
         if incoming.kind == "button":
             await self._button(turn, incoming)
@@ -504,6 +574,12 @@ class Engine:
     async def _command(self, turn: Turn, command: str) -> None:
         """Handle help, repeat, back, skip, pause, stop, resume, start and my skills."""
         state = turn.state
+        name, _, args = command.partition(" ")
+        extension = next((e for e in self.extensions if name in e.commands), None)
+        if extension is not None and state.status not in ("new", "no_consent"):
+            await extension.on_command(TurnContext(self, turn), name, args.strip())
+            return
+        command = name
         if command == "start":
             await self._start(turn)
         elif state.status in ("new", "no_consent") and command in ("mydata", "forget"):
@@ -646,6 +722,11 @@ class Engine:
     async def _button(self, turn: Turn, incoming: Incoming) -> None:
         """A button press: stale ones get a kind note; current ones are answers."""
         state = turn.state
+        extension = next((e for e in self.extensions if incoming.value.startswith(e.prefix)), None)
+        if extension is not None and state.status not in ("new", "no_consent"):
+            await self._store(turn, "button", incoming.value[:64], choice=incoming.value[:32])
+            await extension.on_button(TurnContext(self, turn), incoming.value)
+            return
         if state.status == "new":
             await self._start_onboarding(turn)
             return
@@ -1290,7 +1371,9 @@ class Engine:
         ]
         content = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
         turn.replies.append(
-            Reply(key="mydata", text="\n".join(lines), document=("my-skillspark-data.json", content))
+            Reply(
+                key="mydata", text="\n".join(lines), document=("my-skillspark-data.json", content)
+            )
         )
 
     # -------------------------------------------------------------------- profile

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
@@ -31,6 +31,22 @@ class AlertSender(Protocol):
     async def send_alert(self, telegram_id: int, text: str) -> None:
         """Send one alert text to one staff member; raise on failure."""
         ...
+
+
+async def network_staff(session: AsyncSession, network: str) -> list[int]:
+    """Who hears about an alert: the network's staff, or the admins when it has none."""
+    from storage.models_staff import Staff
+
+    rows = await session.execute(
+        select(Staff.telegram_id).where(Staff.network == network).order_by(Staff.id)
+    )
+    ids = [int(r) for r in rows.scalars()]
+    if not ids:
+        admins = await session.execute(
+            select(Staff.telegram_id).where(Staff.is_admin.is_(True)).order_by(Staff.id)
+        )
+        ids = [int(r) for r in admins.scalars()]
+    return ids
 
 
 async def purge_old_answers(
@@ -75,7 +91,7 @@ async def sweep_alerts(
         stmt = (
             select(StaffAlert)
             .where(StaffAlert.delivered_at.is_(None))
-            .where(or_(StaffAlert.next_attempt_at.is_(None), StaffAlert.next_attempt_at <= now))
+            .where(StaffAlert.next_attempt_at <= now)
             .order_by(StaffAlert.id)
             .limit(limit)
         )

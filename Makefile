@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help run test deps rasa lint fmt typecheck check bench clean
+.PHONY: help run test deps fonts rasa lint fmt typecheck check bench clean
 
 help:
 	@echo "make run    - run the bot (terminal chat when TELEGRAM_BOT_TOKEN is not set)"
@@ -23,7 +23,19 @@ $(DEPS_STAMP): pyproject.toml
 	@$(BIN)/python -c 'import bot, storage, telegram, spacy, sqlalchemy' 
 	@rm -f $(VENV)/.stamp-* && touch $@
 
-deps: $(DEPS_STAMP)
+# System fonts for the picture card (colour emoji) and the PDF profiles.
+FONTS := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+fonts:
+	@missing=0; for f in $(FONTS); do test -f $$f || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -q fonts-noto-color-emoji fonts-dejavu-core >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q fonts-noto-color-emoji fonts-dejavu-core >/dev/null)) \
+	     || echo "WARNING: could not install fonts; the picture card will use plain circles"; \
+	  else echo "WARNING: install fonts-noto-color-emoji and fonts-dejavu-core for the picture card"; fi; \
+	fi
+
+deps: $(DEPS_STAMP) fonts
 
 # The Rasa NLU server lives in its own Python 3.10 virtual environment.
 # `make run` goes on without it (rule-based fallback, said loudly);

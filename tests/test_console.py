@@ -81,7 +81,12 @@ def test_db_upgrade_reports_the_revision(tmp_path: Path) -> None:
     """`skillspark db upgrade` creates the tables."""
     result = run_cli(["db", "upgrade"], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "revision 0001" in result.stdout
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert f"revision {head}" in result.stdout
 
 
 def test_dialogues_check_is_clean_and_catches_problems(tmp_path: Path) -> None:

@@ -702,7 +702,7 @@ class Engine:
             while history and history[-1] == current:
                 history.pop()
             target = history[-1] if history else None
-        if target is None:
+        if target is None or target[0] != state.flow_id:
             self._say(turn, "back.first")
             self._render_prompt(turn)
             return
@@ -747,8 +747,11 @@ class Engine:
         state = turn.state
         if interrupt == "safety":
             if choice == "pause":
+                # No "how do you feel" question straight after a worrying message.
                 self._finish_interrupt(turn, show=False)
-                await self._pause(turn, bye="paused")
+                if turn.state.status == "active":
+                    turn.state.status = "paused"
+                self._say(turn, "paused")
             else:
                 self._finish_interrupt(turn, show=True)
             return
@@ -1099,8 +1102,7 @@ class Engine:
         self, turn: Turn, question: Question | None, u: Understood | None, answer_id: int | None
     ) -> None:
         """Keep what the member would like to learn: from their words or the question."""
-        in_wishes = bool(question and (t := self.content.topic(question.topic)) and t.wishes)
-        wishes = [f for f in (u.skills if u else []) if f.learning_wish or in_wishes]
+        wishes = [f for f in (u.skills if u else []) if f.learning_wish]
         if wishes:
             for found in wishes:
                 await repo.add_wish(
@@ -1219,8 +1221,7 @@ class Engine:
             await self._question_choice(turn, mapped, u)
             return
         current = self._current_question(turn)
-        in_wishes = current is not None and current[0].wishes
-        if mapped == "learn" or any(f.learning_wish for f in u.skills) or (in_wishes and u.skills):
+        if mapped == "learn" or any(f.learning_wish for f in u.skills):
             await self._learning_wish(turn, current[1] if current else None, u, answer_id)
             self._say(turn, "learn.saved")
             await self._advance(turn)
@@ -1303,6 +1304,10 @@ class Engine:
         item = pending.pop(0)
         turn.data["pending"] = pending
         info = self.content.taxonomy.get(item["skill"])
+        if choice == "skip":
+            self._say(turn, "answer.skipped")
+            await self._ask_pending(turn)
+            return
         status = {"skill_yes": "confirmed", "skill_no": "declined"}.get(choice, "unsure")
         if info is not None and turn.consented:
             await repo.set_skill(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import (
     Answer,
     AuditEvent,
+    Base,
     ConfidenceRating,
     ConversationState,
     LearningWish,
@@ -219,9 +220,7 @@ async def add_staff_alert(
     session: AsyncSession, kind: str, member: Member, text: str
 ) -> StaffAlert:
     """Queue something staff must hear about (an outbox row) and audit it."""
-    alert = StaffAlert(
-        kind=kind, member_id=member.id, network=member.network, text=text[:4000]
-    )
+    alert = StaffAlert(kind=kind, member_id=member.id, network=member.network, text=text[:4000])
     session.add(alert)
     await session.flush()
     await audit(session, "bot", f"{kind}_alert", member.id, {"alert_id": alert.id})
@@ -243,10 +242,18 @@ async def erase_member(session: AsyncSession, member: Member, asked_by: str) -> 
     Distress alerts not yet delivered to staff are kept until they are delivered
     (safeguarding comes first); delivered ones go too.
     """
+    from storage.db import load_all_models
+
+    load_all_models()
     member_id = member.id
-    for model in (MemberSkill, LearningWish, ConfidenceRating, Answer, ConversationState):
-        await session.execute(delete(model).where(model.member_id == member_id))
-    await session.execute(delete(ProcessedInput).where(ProcessedInput.member_id == member_id))
+    special = {"members", "staff_alerts", "audit_events"}
+    # Every table that points at a member (features added later included), children first.
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name in special:
+            continue
+        for column in table.c:
+            if column.name == "member_id" or column.name.endswith("_member_id"):
+                await session.execute(delete(table).where(column == member_id))
     await session.execute(
         delete(StaffAlert).where(
             StaffAlert.member_id == member_id, StaffAlert.delivered_at.is_not(None)

@@ -37,7 +37,7 @@ def test_extract_json_through_the_real_command() -> None:
     rows = json.loads(result.stdout)
     assert [r["skill"] for r in rows] == ["cooking_meals", "looking_after_people"]
     assert set(rows[0]) == {"skill", "label", "category", "evidence", "learning_wish"}
-    assert rows[0]["evidence"] == "does the cookin"
+    assert rows[0]["evidence"] == "cookin for"
     assert rows[1]["category"] == "caring"
 
 

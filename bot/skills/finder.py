@@ -134,16 +134,21 @@ class SpacySkillFinder:
             (number, start), end = item
             pattern = patterns[number]
             order = self._order.get(pattern.skill, 0)
-            return (start - end, pattern.generic, -pattern.size, start, order)
+            return (-pattern.size, end - start, pattern.generic, start, order)
 
         kept: list[_Hit] = []
         reach: dict[int, int] = {}  # start -> furthest end of a kept span starting there
         longest = 0
+        spans: list[tuple[int, int]] = []
         for (number, start), end in sorted(shortest.items(), key=rank):
             longest = max(longest, end - start)
             if any(reach.get(k, -1) >= end for k in range(start - longest, start + 1)):
                 continue  # inside a longer (or more exact) match already kept
+            gapped = end - start > patterns[number].size
+            if gapped and any(start < e and end > b for b, e in spans):
+                continue  # a loose match across words another skill already claimed
             reach[start] = max(reach.get(start, -1), end)
+            spans.append((start, end))
             kept.append(_Hit(start, end, patterns[number].skill))
         return sorted((h for h in kept if h.skill != NOT_A_SKILL), key=lambda h: h.start)
 

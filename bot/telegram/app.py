@@ -1,0 +1,217 @@
+"""Start SkillSpark on Telegram: ``skillspark run`` calls :func:`main_run`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.content import Content
+from bot.settings import Settings
+from bot.telegram.channel import MENU_COMMANDS, TELEGRAM_KEYS, EngineLike, TelegramChannel, Texts
+from bot.telegram.limiter import PacedRateLimiter
+from bot.telegram.logsafe import protect_logs
+from bot.telegram.serve import Backoff, poll_updates, serve_webhook, wait_or_stop
+from storage.db import is_sqlite
+
+log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramStartError(RuntimeError):
+    """The bot cannot run on Telegram as configured (the message says why)."""
+
+
+def api_base_urls(base: str) -> tuple[str, str]:
+    """PTB's ``base_url`` and ``base_file_url`` for another Bot API server.
+
+    ``http://host:port`` and ``http://host:port/bot`` both work; the token is
+    appended by PTB.
+    """
+    root = base.rstrip("/")
+    root = root.removesuffix("/bot")
+    return f"{root}/bot", f"{root}/file/bot"
+
+
+def engine_limit(settings: Settings) -> int:
+    """Engine calls at once: SQLite has one writer, so a few beat many waiting on its lock."""
+    return 4 if is_sqlite(settings.effective_database_url()) else 64
+
+
+def content_texts(content: Content) -> Texts:
+    """Look up this channel's messages; fail at start-up when one is missing."""
+    missing = [key for key in TELEGRAM_KEYS if not content.has(key)]
+    if missing:
+        raise TelegramStartError(f"dialogues are missing Telegram messages: {', '.join(missing)}")
+    return lambda key: content.text(key)
+
+
+def build_application(
+    settings: Settings,
+    channel: TelegramChannel,
+    *,
+    request: BaseRequest | None = None,
+    rate_limiter: BaseRateLimiter[Any] | bool = True,
+) -> AnyApplication:
+    """The PTB application: one handler for every update, paced and retried Bot API calls.
+
+    Updates are not fetched by PTB's ``Updater``: :mod:`bot.telegram.serve` gets
+    them and confirms them only once stored (see there).
+    """
+    token = settings.telegram_bot_token.get_secret_value()
+    if not token:
+        raise TelegramStartError("TELEGRAM_BOT_TOKEN is not set")
+    builder: Any = ApplicationBuilder().token(token).updater(None)
+    if settings.telegram_api_base_url:
+        base_url, file_url = api_base_urls(settings.telegram_api_base_url)
+        builder = builder.base_url(base_url).base_file_url(file_url)
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    if rate_limiter is True:
+        builder = builder.rate_limiter(PacedRateLimiter())
+    elif rate_limiter is not False:
+        builder = builder.rate_limiter(rate_limiter)
+    app: AnyApplication = builder.build()
+    app.add_handler(TypeHandler(object, channel.on_update))
+    app.add_error_handler(channel.on_error)
+    channel.bind(app)
+    return app
+
+
+Menu = tuple[str | None, list[BotCommand]]
+
+
+def command_menus(messages: Mapping[str, Mapping[str, str]], default_language: str) -> list[Menu]:
+    """The command menu per language that has every description (``None``: the default)."""
+    keys = [f"telegram.command.{name}" for name in MENU_COMMANDS]
+    menus: list[Menu] = []
+    for language, texts in messages.items():
+        if not all(key in texts for key in keys):
+            continue
+        commands = [
+            BotCommand(name, texts[key]) for name, key in zip(MENU_COMMANDS, keys, strict=True)
+        ]
+        menus.append((None if language == default_language else language, commands))
+    return menus
+
+
+async def register_commands(bot: Bot, menus: list[Menu]) -> None:
+    """Put the member commands in Telegram's menu for private chats (nice to have)."""
+    scope = BotCommandScopeAllPrivateChats()
+    for language, commands in menus:
+        try:
+            await bot.set_my_commands(commands, scope=scope, language_code=language)
+        except TelegramError as exc:
+            log.warning("could not set the command menu (%s): %s", language or "default", exc)
+
+
+async def start_bot(app: AnyApplication, stop: asyncio.Event) -> bool:
+    """Initialise the application (getMe), retrying network trouble; False if stopped first."""
+    backoff = Backoff()
+    while not stop.is_set():
+        try:
+            await app.initialize()
+            return True
+        except InvalidToken:
+            raise TelegramStartError("Telegram does not accept TELEGRAM_BOT_TOKEN") from None
+        except TelegramError as exc:
+            wait = backoff.next()
+            log.warning("cannot reach Telegram (%s); trying again in %.1f s", exc, wait)
+            await wait_or_stop(stop, wait)
+    return False
+
+
+async def serve(
+    app: AnyApplication,
+    channel: TelegramChannel,
+    settings: Settings,
+    stop: asyncio.Event,
+    menus: list[Menu],
+) -> None:
+    """Run an initialised application until ``stop``: commands, then polling or the webhook."""
+    await app.start()
+    try:
+        await register_commands(app.bot, menus)
+        if settings.webhook_url:
+            secret = settings.webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
+            protect_logs(secret)
+            await serve_webhook(
+                app.bot,
+                channel,
+                stop,
+                url=settings.webhook_url,
+                secret=secret,
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+            )
+        else:
+            try:
+                await app.bot.delete_webhook(drop_pending_updates=False)
+            except TelegramError as exc:
+                log.warning("could not remove an old webhook: %s", exc)
+            log.info("SkillSpark is on Telegram as @%s (long polling)", app.bot.username)
+            await poll_updates(app.bot, channel, stop)
+    finally:
+        if not await channel.drain(within=15):
+            log.warning("stopping with %d replies not sent", channel.busy)
+        await app.stop()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    """Set ``stop`` on SIGINT and SIGTERM."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run the bot on Telegram until SIGINT/SIGTERM (or ``stop``)."""
+    from bot.app import open_runtime
+    from bot.jobs import network_staff, start_scheduler
+
+    token = settings.telegram_bot_token.get_secret_value()
+    if not token:
+        raise TelegramStartError("TELEGRAM_BOT_TOKEN is not set")
+    protect_logs(token, settings.webhook_secret.get_secret_value())
+    stop = stop or asyncio.Event()
+    _stop_on_signals(stop)
+    async with open_runtime(settings) as runtime:
+        protect_logs(token)  # again: the runtime may have set up logging afresh
+        engine: EngineLike = runtime.engine
+        channel = TelegramChannel(
+            engine, content_texts(runtime.content), engine_limit=engine_limit(settings)
+        )
+        app = build_application(settings, channel)
+        scheduler = None
+        try:
+            if await start_bot(app, stop):
+                scheduler = start_scheduler(
+                    runtime.sessionmaker, settings, sender=channel, recipients=network_staff
+                )
+                menus = command_menus(runtime.content.messages, runtime.content.default_language)
+                await serve(app, channel, settings, stop, menus)
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            await app.shutdown()
+    log.info("SkillSpark has stopped")
+
+
+def main_run(settings: Settings) -> None:
+    """Blocking entry point for ``skillspark run``; exits with 2 when it cannot start."""
+    try:
+        asyncio.run(run_telegram(settings))
+    except (TelegramStartError, InvalidToken) as exc:
+        log.error("SkillSpark cannot run on Telegram: %s", exc)
+        raise SystemExit(2) from None

@@ -1,0 +1,303 @@
+"""The Telegram channel: updates in, the engine, replies out, in order per chat.
+
+Two stages per update, each in order per chat and in parallel across chats:
+
+1. *inbound*: translate the update and call the engine. The engine stores the
+   answer, the state and the dedup key in one transaction, so once this stage
+   ends the update may be confirmed to Telegram.
+2. *outbound*: answer the button press, remove old keyboards, show "typing",
+   send the replies. Slow sending (pacing, retries) never holds up stage 1 of
+   other chats or the confirmation of updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import Application, ContextTypes
+
+from bot.telegram.lanes import Lanes
+from bot.telegram.render import MAX_CAPTION, keyboard, split_text
+from bot.telegram.routing import GroupChat, Ignore, ToEngine, chat_key, route_update
+from bot.types import Incoming, MemberKey, Reply
+
+log = logging.getLogger(__name__)
+
+Texts = Callable[[str], str]
+
+#: Commands shown in Telegram's menu (the engine understands a few more).
+MENU_COMMANDS = ("start", "help", "myskills", "pause", "resume", "stop")
+SORRY = "telegram.sorry"
+PRIVATE_ONLY = "telegram.private_only"
+TALK_BUTTON = "button.talk_one_to_one"
+#: Every message key this channel uses (checked at start-up).
+TELEGRAM_KEYS = (
+    *(f"telegram.command.{c}" for c in MENU_COMMANDS),
+    PRIVATE_ONLY,
+    TALK_BUTTON,
+    SORRY,
+)
+
+
+class EngineLike(Protocol):
+    """What the channel needs from the conversation engine."""
+
+    async def handle(
+        self, member: MemberKey, incoming: Incoming, *, dedup_key: str | None = None
+    ) -> list[Reply]:
+        """Handle one input; ``[]`` when ``dedup_key`` was handled before."""
+        ...
+
+    async def current_prompt(self, member: MemberKey) -> list[Reply]:
+        """Show the member where they are."""
+        ...
+
+
+class RecentIds:
+    """A bounded memory of recent update ids."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        """Remember at most ``size`` ids (the oldest are forgotten first)."""
+        self._order: deque[int] = deque()
+        self._ids: set[int] = set()
+        self._size = size
+
+    def add(self, update_id: int) -> bool:
+        """Remember an id; True when it was new."""
+        if update_id in self._ids:
+            return False
+        self._ids.add(update_id)
+        self._order.append(update_id)
+        if len(self._order) > self._size:
+            self._ids.discard(self._order.popleft())
+        return True
+
+
+class TelegramChannel:
+    """Routes every update to the one engine and renders its replies for Telegram."""
+
+    def __init__(
+        self,
+        engine: EngineLike,
+        texts: Texts,
+        *,
+        engine_limit: int = 64,
+        send_limit: int = 512,
+    ) -> None:
+        """Talk to ``engine``; ``texts`` looks up this channel's message keys."""
+        self.engine = engine
+        self.texts = texts
+        self._inbound = Lanes(engine_limit)
+        self._outbound = Lanes(send_limit)
+        self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._seen = RecentIds()
+        self._groups_told: set[int] = set()
+        #: chat id -> (prompt number, messages whose buttons are still shown)
+        self._keyboards: OrderedDict[int, tuple[int | None, list[int]]] = OrderedDict()
+
+    def bind(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Use this application to process updates."""
+        self._app = app
+
+    # ------------------------------------------------------------------ inbound
+
+    def submit(self, update: Update) -> asyncio.Task[None]:
+        """Queue an update behind earlier ones of its chat.
+
+        The task ends once the engine has stored the answer (sending goes on
+        in the background), so the update can then be confirmed to Telegram.
+        """
+        app = self._app
+        if app is None:
+            raise RuntimeError("bind() the channel to an application first")
+        return self._inbound.submit(chat_key(update), lambda: app.process_update(update))
+
+    async def on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The one handler: every update comes here."""
+        if not isinstance(update, Update):
+            return
+        bot = context.bot
+        route = route_update(update, bot.username)
+        if isinstance(route, Ignore):
+            if route.query_id is not None:
+                query_id = route.query_id
+                self._outbound.submit(
+                    ("query", query_id),
+                    lambda: self._quietly(
+                        "answerCallbackQuery", bot.answer_callback_query(query_id)
+                    ),
+                )
+            return
+        if isinstance(route, GroupChat):
+            self._explain_group(bot, route.chat_id)
+            return
+        replies = await self._ask_engine(route, update.update_id)
+        if replies is None:
+            return
+        self._outbound.submit(route.chat_id, lambda: self._deliver(bot, route, replies))
+
+    async def _ask_engine(self, route: ToEngine, update_id: int) -> list[Reply] | None:
+        """The engine's replies; ``None`` for a repeat of an update already answered."""
+        first_time = self._seen.add(update_id)
+        try:
+            if route.incoming is None:
+                return await self.engine.current_prompt(route.member)
+            replies = await self.engine.handle(
+                route.member, route.incoming, dedup_key=f"tg:{update_id}"
+            )
+            if replies:
+                return replies
+            if not first_time:
+                log.info("update %d came again; it was answered already", update_id)
+                return None
+            # Stored by an earlier run that stopped before replying: show where the member is.
+            log.info("update %d was stored before; showing the member where they are", update_id)
+            return await self.engine.current_prompt(route.member)
+        except Exception:
+            log.exception("the engine failed on update %d", update_id)
+            return [Reply(key=SORRY, text=self.texts(SORRY))]
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log errors the handler did not catch."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("error while handling update %s", update_id, exc_info=context.error)
+
+    # ----------------------------------------------------------------- outbound
+
+    async def _deliver(self, bot: Bot, route: ToEngine, replies: list[Reply]) -> None:
+        """Answer the button press, tidy old buttons, show typing, send the replies."""
+        chat_id = route.chat_id
+        if route.query_id is not None:
+            await self._quietly("answerCallbackQuery", bot.answer_callback_query(route.query_id))
+        if route.tapped_message_id is not None:
+            self._forget_keyboard(chat_id, route.tapped_message_id)
+            await self._drop_keyboard(bot, chat_id, route.tapped_message_id)
+        if replies:
+            await self._quietly("sendChatAction", bot.send_chat_action(chat_id, ChatAction.TYPING))
+        for reply in replies:
+            try:
+                await self._send_reply(bot, chat_id, reply)
+            except Forbidden:
+                log.info("chat %d has blocked the bot; replies dropped", chat_id)
+                return
+            except Exception:
+                log.exception("could not send message %s to chat %d", reply.key, chat_id)
+
+    async def _send_reply(self, bot: Bot, chat_id: int, reply: Reply) -> None:
+        """Send one reply: text parts, then a photo or a document; buttons on the last one."""
+        markup = keyboard(reply.buttons, reply.seq)
+        parts = split_text(reply.text)
+        files: list[tuple[str | None, bytes]] = []
+        if reply.image_png is not None:
+            files.append((None, reply.image_png))
+        if reply.document is not None:
+            files.append(reply.document)
+        caption: str | None = None
+        if files and len(parts) == 1 and len(parts[0]) <= MAX_CAPTION:
+            caption = parts.pop()
+        remaining = len(parts) + len(files)
+        last: Message | None = None
+        for part in parts:
+            remaining -= 1
+            last = await bot.send_message(chat_id, part, reply_markup=None if remaining else markup)
+        for filename, content in files:
+            remaining -= 1
+            mark = None if remaining else markup
+            if filename is None:
+                last = await bot.send_photo(chat_id, content, caption=caption, reply_markup=mark)
+            else:
+                last = await bot.send_document(
+                    chat_id, content, filename=filename, caption=caption, reply_markup=mark
+                )
+            caption = None
+        if markup is not None and last is not None:
+            await self._track_keyboard(bot, chat_id, reply.seq, last.message_id)
+
+    async def _track_keyboard(
+        self, bot: Bot, chat_id: int, seq: int | None, message_id: int
+    ) -> None:
+        """Remember the newest buttons; buttons of an earlier question disappear."""
+        old_seq, old_ids = self._keyboards.pop(chat_id, (None, []))
+        if seq is not None and seq == old_seq:
+            self._keyboards[chat_id] = (seq, [*old_ids, message_id])
+            return
+        self._keyboards[chat_id] = (seq, [message_id])
+        while len(self._keyboards) > 50_000:
+            self._keyboards.popitem(last=False)
+        for old in old_ids:
+            await self._drop_keyboard(bot, chat_id, old)
+
+    def _forget_keyboard(self, chat_id: int, message_id: int) -> None:
+        """Stop tracking a message's buttons (they are being removed)."""
+        seq, ids = self._keyboards.get(chat_id, (None, []))
+        if message_id in ids:
+            self._keyboards[chat_id] = (seq, [i for i in ids if i != message_id])
+
+    async def _drop_keyboard(self, bot: Bot, chat_id: int, message_id: int) -> None:
+        """Remove the buttons under one message (already gone or too old is fine)."""
+        try:
+            await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+        except BadRequest as exc:
+            log.debug("buttons of message %d not removed: %s", message_id, exc)
+        except TelegramError as exc:
+            log.warning("buttons of message %d not removed: %s", message_id, exc)
+
+    def _explain_group(self, bot: Bot, chat_id: int) -> None:
+        """Say once in a group that the bot talks with one person at a time."""
+        if chat_id in self._groups_told:
+            return
+        self._groups_told.add(chat_id)
+        markup = None
+        if bot.username:
+            link = InlineKeyboardButton(self.texts(TALK_BUTTON), url=f"https://t.me/{bot.username}")
+            markup = InlineKeyboardMarkup([[link]])
+        text = self.texts(PRIVATE_ONLY)
+        self._outbound.submit(
+            chat_id,
+            lambda: self._quietly(
+                "sendMessage (group)", bot.send_message(chat_id, text, reply_markup=markup)
+            ),
+        )
+
+    @staticmethod
+    async def _quietly(what: str, call: Awaitable[Any]) -> None:
+        """Run a call that is nice to have; log a failure and go on."""
+        try:
+            await call
+        except TelegramError as exc:
+            log.warning("%s failed: %s", what, exc)
+
+    # ------------------------------------------------------------- other senders
+
+    async def send_alert(self, telegram_id: int, text: str) -> None:
+        """Send a staff alert (for ``bot.jobs``), in order with that chat; raises on failure."""
+        app = self._app
+        if app is None:
+            raise RuntimeError("bind() the channel to an application first")
+        bot = app.bot
+
+        async def job() -> None:
+            for part in split_text(text):
+                await bot.send_message(telegram_id, part)
+
+        await self._outbound.submit(telegram_id, job)
+
+    # ------------------------------------------------------------------ control
+
+    @property
+    def busy(self) -> int:
+        """Updates and deliveries still queued or running."""
+        return self._inbound.busy + self._outbound.busy
+
+    async def drain(self, within: float | None = None) -> bool:
+        """Wait for queued updates and then queued replies; False if time ran out."""
+        inbound = await self._inbound.drain(within)
+        outbound = await self._outbound.drain(within)
+        return inbound and outbound

@@ -1,0 +1,211 @@
+"""Getting updates from Telegram: long polling or a webhook, both confirming only stored updates.
+
+Long polling confirms a batch (by asking for the next offset) only after the
+engine has stored every update in it. The webhook answers Telegram with 200
+only after the engine has stored the update; otherwise Telegram sends it again.
+A crash between receiving and storing therefore loses nothing, and the engine's
+dedup key makes a second delivery harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import tornado.httpserver
+import tornado.web
+from telegram import Bot, Update
+from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
+
+from bot.telegram.channel import TelegramChannel
+from bot.telegram.routing import ALLOWED_UPDATES
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY_BYTES = 1_000_000
+
+
+class Backoff:
+    """Growing waits after failures: 0.5 s, 1 s, 2 s ... up to ``cap``."""
+
+    def __init__(self, first: float = 0.5, cap: float = 30.0) -> None:
+        """Start at ``first`` seconds, never wait longer than ``cap``."""
+        self.first, self.cap, self._next = first, cap, first
+
+    def next(self) -> float:
+        """The wait to use now (the following one doubles)."""
+        wait = self._next
+        self._next = min(self.cap, self._next * 2)
+        return wait
+
+    def reset(self) -> None:
+        """Back to the first wait after a success."""
+        self._next = self.first
+
+
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep, but wake up at once when ``stop`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def poll_updates(
+    bot: Bot, channel: TelegramChannel, stop: asyncio.Event, *, poll_s: int = 30
+) -> None:
+    """Long-poll Telegram until ``stop`` is set, confirming each batch once it is stored."""
+    offset: int | None = None
+    backoff = Backoff()
+    while not stop.is_set():
+        fetch = asyncio.ensure_future(
+            bot.get_updates(
+                offset=offset,
+                timeout=poll_s,
+                allowed_updates=ALLOWED_UPDATES,
+                read_timeout=10,  # PTB adds the poll time
+            )
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if fetch not in done:
+            fetch.cancel()
+            with contextlib.suppress(BaseException):
+                await fetch
+            break
+        try:
+            updates = fetch.result()
+        except InvalidToken:
+            raise
+        except Conflict as exc:
+            log.warning("Telegram says another bot process is getting updates: %s", exc)
+            await wait_or_stop(stop, backoff.next())
+            continue
+        except TelegramError as exc:
+            wait = backoff.next()
+            log.warning("getting updates failed (%s); trying again in %.1f s", exc, wait)
+            await wait_or_stop(stop, wait)
+            continue
+        backoff.reset()
+        if not updates:
+            continue
+        # a failed update is logged (lanes.py) and counts as done, so one bad update cannot block
+        await asyncio.gather(
+            *(channel.submit(update) for update in updates), return_exceptions=True
+        )
+        offset = updates[-1].update_id + 1
+    if offset is not None:
+        await _confirm(bot, offset)
+
+
+async def _confirm(bot: Bot, offset: int) -> None:
+    """Tell Telegram the last batch is done, so a restart does not get it again."""
+    try:
+        await bot.get_updates(offset=offset, timeout=0, limit=1, allowed_updates=ALLOWED_UPDATES)
+    except TelegramError as exc:
+        log.warning("could not confirm the last updates (%s); they will come again", exc)
+
+
+@dataclass
+class WebhookReceiver:
+    """What the webhook request handler needs."""
+
+    bot: Bot
+    channel: TelegramChannel
+    secret: str
+
+    def secret_ok(self, given: str | None) -> bool:
+        """True when Telegram's secret header matches (compared in constant time)."""
+        return given is not None and hmac.compare_digest(given.encode(), self.secret.encode())
+
+
+class _WebhookHandler(tornado.web.RequestHandler):
+    """Receives one update from Telegram per POST."""
+
+    def initialize(self, receiver: WebhookReceiver) -> None:
+        """Keep the receiver (tornado calls this for every request)."""
+        self.receiver = receiver
+
+    async def post(self) -> None:
+        """Check the secret, store the update through the engine, then answer 200."""
+        if not self.receiver.secret_ok(self.request.headers.get(SECRET_HEADER)):
+            log.warning("webhook call without the right secret from %s", self.request.remote_ip)
+            self.set_status(403)
+            return
+        try:
+            data = json.loads(self.request.body)
+            update = Update.de_json(data, self.receiver.bot)
+        except Exception:
+            log.warning("webhook body is not an update")
+            self.set_status(400)
+            return
+        await self.receiver.channel.submit(update)
+        self.set_status(200)
+
+
+class WebhookServer:
+    """A small tornado server on ``listen:port`` serving the webhook path."""
+
+    def __init__(self, receiver: WebhookReceiver, path: str) -> None:
+        """Serve ``path`` (from the public webhook URL)."""
+        app = tornado.web.Application([(path, _WebhookHandler, {"receiver": receiver})])
+        self._server = tornado.httpserver.HTTPServer(
+            app, max_body_size=MAX_BODY_BYTES, xheaders=True
+        )
+
+    def listen(self, port: int, address: str) -> None:
+        """Start accepting requests."""
+        self._server.listen(port, address)
+
+    async def close(self) -> None:
+        """Stop accepting requests and close open connections."""
+        self._server.stop()
+        await self._server.close_all_connections()
+
+
+def webhook_path(url: str) -> str:
+    """The path part of the public webhook URL (``/`` when there is none)."""
+    return urlsplit(url).path or "/"
+
+
+async def serve_webhook(
+    bot: Bot,
+    channel: TelegramChannel,
+    stop: asyncio.Event,
+    *,
+    url: str,
+    secret: str,
+    listen: str,
+    port: int,
+) -> None:
+    """Serve the webhook until ``stop`` is set; the webhook stays registered for the next start."""
+    server = WebhookServer(WebhookReceiver(bot, channel, secret), webhook_path(url))
+    server.listen(port, listen)
+    log.info("webhook listening on %s:%d%s", listen, port, webhook_path(url))
+    try:
+        await _set_webhook(bot, stop, url=url, secret=secret)
+        await stop.wait()
+    finally:
+        await server.close()
+
+
+async def _set_webhook(bot: Bot, stop: asyncio.Event, *, url: str, secret: str) -> None:
+    """Register the webhook with Telegram, retrying until it works or we stop."""
+    backoff = Backoff()
+    options: dict[str, Any] = {"allowed_updates": ALLOWED_UPDATES, "max_connections": 40}
+    while not stop.is_set():
+        try:
+            await bot.set_webhook(url=url, secret_token=secret, **options)
+            return
+        except (InvalidToken, BadRequest):
+            raise
+        except TelegramError as exc:
+            wait = backoff.next()
+            log.warning("setting the webhook failed (%s); trying again in %.1f s", exc, wait)
+            await wait_or_stop(stop, wait)

@@ -1,0 +1,502 @@
+"""The Telegram channel against a real HTTP Bot API peer, with a scripted stand-in engine.
+
+These are unit tests of the adapter (what goes over the Bot API for each kind of
+update); the end-to-end tests in ``test_telegram_e2e.py`` run the real
+``skillspark run`` process with the real engine and database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from bot.settings import Settings
+from bot.telegram.app import build_application, command_menus, serve, start_bot
+from bot.telegram.channel import TelegramChannel
+from bot.telegram.limiter import PacedRateLimiter
+from bot.types import Button, Incoming, MemberKey, Reply
+from tests.botapi_peer import PORTS, TOKEN, BotApiPeer
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+TEXTS: dict[str, str] = yaml.safe_load(
+    (ROOT / "dialogues" / "en" / "telegram.yml").read_text(encoding="utf-8")
+)
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+class ScriptedEngine:
+    """A stand-in engine: numbered yes/no questions, one after another (unit tests only)."""
+
+    def __init__(self) -> None:
+        """Nothing asked yet."""
+        self.calls: list[tuple[MemberKey, Incoming | None, str | None]] = []
+        self.stored: set[str] = set()
+        self.seq: dict[str, int] = {}
+        self.replies_for: dict[str, list[Reply]] = {}
+        self.gates: dict[str, asyncio.Event] = {}
+
+    def question(self, member: MemberKey) -> Reply:
+        """The member's current question."""
+        n = self.seq.setdefault(member.external_id, 1)
+        buttons = (Button("yes", "✅ Yes"), Button("no", "❌ No"), Button("learn", "📚 Learn it"))
+        return Reply(key=f"q{n}", text=f"Question {n} 🙂?", buttons=buttons, seq=n)
+
+    def advance(self, member: MemberKey) -> Reply:
+        """Move to the next question."""
+        self.seq[member.external_id] = self.seq.setdefault(member.external_id, 1) + 1
+        return self.question(member)
+
+    async def handle(
+        self, member: MemberKey, incoming: Incoming, *, dedup_key: str | None = None
+    ) -> list[Reply]:
+        """Answer like the real engine would, in shape."""
+        self.calls.append((member, incoming, dedup_key))
+        gate = self.gates.get(incoming.value)
+        if gate is not None:
+            await gate.wait()
+        if dedup_key is not None:
+            if dedup_key in self.stored:
+                return []
+            self.stored.add(dedup_key)
+        if incoming.value == "boom":
+            raise RuntimeError("engine broke")
+        if incoming.value in self.replies_for:
+            return self.replies_for[incoming.value]
+        if incoming.kind == "command" and incoming.value == "start":
+            return [Reply("hello", "Hello 👋"), self.question(member)]
+        if incoming.kind == "button":
+            if incoming.seq != self.seq.get(member.external_id, 1):
+                return [Reply("input.old_button", "That question is finished 🙂."),
+                        self.question(member)]  # fmt: skip
+            return [Reply("thanks", "Thank you 🙏"), self.advance(member)]
+        if incoming.kind == "unsupported":
+            return [Reply("input.unsupported", f"I cannot read a {incoming.value} 🙂.")]
+        return [Reply("echo", f"You said: {incoming.value}"), self.advance(member)]
+
+    async def current_prompt(self, member: MemberKey) -> list[Reply]:
+        """Show the current question."""
+        self.calls.append((member, None, None))
+        return [self.question(member)]
+
+
+def free_port() -> int:
+    """A free port in this suite's range."""
+    for port in PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+async def until(check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking peer wait off the event loop (the bot runs on it)."""
+    return await asyncio.to_thread(check, *args, **kwargs)
+
+
+@pytest.fixture
+def peer() -> Any:
+    """A running Bot API peer."""
+    with BotApiPeer() as running:
+        yield running
+
+
+@pytest.fixture
+def engine() -> ScriptedEngine:
+    """A fresh stand-in engine."""
+    return ScriptedEngine()
+
+
+@asynccontextmanager
+async def running_bot(
+    peer: BotApiPeer, engine: ScriptedEngine, **env: Any
+) -> AsyncIterator[TelegramChannel]:
+    """The channel with a PTB application, polling (or serving a webhook) until the end."""
+    values: dict[str, Any] = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": peer.base_url,
+        **env,
+    }
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    channel = TelegramChannel(engine, TEXTS.__getitem__)
+    limiter = PacedRateLimiter(chat_rate=100, backoff_s=0.01)
+    app = build_application(settings, channel, rate_limiter=limiter)
+    stop = asyncio.Event()
+    assert await start_bot(app, stop)
+    menus = command_menus({"en": TEXTS}, "en")
+    task = asyncio.create_task(serve(app, channel, settings, stop, menus))
+    try:
+        yield channel
+    finally:
+        stop.set()
+        await task
+        await app.shutdown()
+
+
+ANA = 4201
+
+
+async def test_start_shows_typing_then_the_replies_with_buttons(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    async with running_bot(peer, engine):
+        update = peer.command(ana, "start")
+        sent = await until(peer.wait_sent, ANA, 2)
+    assert [m["text"] for m in sent] == ["Hello 👋", "Question 1 🙂?"]
+    assert engine.calls[0] == (
+        MemberKey("telegram", str(ANA), "Ana"),
+        Incoming("command", "start"),
+        f"tg:{update['update_id']}",
+    )
+    methods = [c.method for c in peer.chat_calls(ANA)]
+    assert methods == ["sendChatAction", "sendMessage", "sendMessage"]
+    assert peer.calls_of("sendChatAction")[0].params["action"] == "typing"
+    rows = sent[1]["reply_markup"]["inline_keyboard"]
+    assert [[b["text"] for b in row] for row in rows] == [["✅ Yes", "❌ No"], ["📚 Learn it"]]
+    assert [b["callback_data"] for row in rows for b in row] == ["1:yes", "1:no", "1:learn"]
+
+
+async def test_a_tap_is_answered_its_buttons_vanish_and_the_engine_gets_the_choice(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    async with running_bot(peer, engine):
+        peer.command(ana, "start")
+        question = await until(peer.wait_buttons, ANA)
+        mark = peer.mark()
+        tap = peer.tap_button(ana, question, "yes")
+        await until(peer.wait_text, ANA, "Question 2", mark)
+    assert engine.calls[-1][1] == Incoming("button", "yes", 1)
+    calls = peer.chat_calls(ANA, mark)
+    answered = peer.calls_of("answerCallbackQuery", since=mark)
+    assert [c.params["callback_query_id"] for c in answered] == [tap["callback_query"]["id"]]
+    assert [c.method for c in calls] == [
+        "editMessageReplyMarkup",
+        "sendChatAction",
+        "sendMessage",
+        "sendMessage",
+    ]
+    assert calls[0].params["message_id"] == question["message_id"]
+    assert peer.buttons(question) == []
+
+
+async def test_an_old_button_gets_the_engines_kind_reply_and_loses_its_buttons(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    async with running_bot(peer, engine):
+        peer.command(ana, "start")
+        first = await until(peer.wait_buttons, ANA)
+        first_copy = dict(first)  # keeps the buttons as the member's phone still shows them
+        peer.tap_button(ana, first, "yes")
+        await until(peer.wait_text, ANA, "Question 2")
+        mark = peer.mark()
+        peer.tap(ana, first_copy, "1:no")  # the old question, tapped again
+        await until(peer.wait_text, ANA, "finished", mark)
+    assert engine.calls[-1][1] == Incoming("button", "no", 1)
+    assert len(peer.calls_of("answerCallbackQuery", since=mark)) == 1
+
+
+async def test_a_text_answer_removes_the_buttons_of_the_question_it_answered(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    async with running_bot(peer, engine):
+        peer.command(ana, "start")
+        question = await until(peer.wait_buttons, ANA)
+        mark = peer.mark()
+        peer.text(ana, "yes I do")
+        await until(peer.wait_text, ANA, "Question 2", mark)
+        await until(peer.wait_for, lambda: peer.calls_of("editMessageReplyMarkup", ANA, mark))
+    assert peer.buttons(question) == []
+    newest = peer.sent(ANA)[-1]
+    assert [b["callback_data"] for b in peer.buttons(newest)] == ["2:yes", "2:no", "2:learn"]
+
+
+async def test_a_repeated_update_is_answered_once(peer: BotApiPeer, engine: ScriptedEngine) -> None:
+    ana = peer.user(ANA, "Ana")
+    async with running_bot(peer, engine):
+        update = peer.text(ana, "I walk the dog")
+        await until(peer.wait_sent, ANA, 2)
+        peer.inject(dict(update))  # Telegram delivers the same update again
+        peer.text(ana, "and I cook")
+        await until(peer.wait_text, ANA, "and I cook")
+    assert [m["text"] for m in peer.sent(ANA)] == [
+        "You said: I walk the dog",
+        "Question 2 🙂?",
+        "You said: and I cook",
+        "Question 3 🙂?",
+    ]
+    keys = [key for _, _, key in engine.calls]
+    assert keys.count(f"tg:{update['update_id']}") == 2  # the engine saw it and said "done"
+
+
+async def test_an_update_stored_before_a_restart_shows_where_the_member_is(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    update = peer.text(ana, "I walk the dog")
+    engine.stored.add(f"tg:{update['update_id']}")  # stored by a run that died before replying
+    async with running_bot(peer, engine):
+        sent = await until(peer.wait_sent, ANA, 1)
+    assert sent[0]["text"] == "Question 1 🙂?"
+    assert engine.calls[-1] == (MemberKey("telegram", str(ANA), "Ana"), None, None)
+
+
+@pytest.mark.parametrize("kind", ["sticker", "photo", "voice", "location"])
+async def test_things_that_are_not_text_go_to_the_engine_by_kind(
+    peer: BotApiPeer, engine: ScriptedEngine, kind: str
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    payloads: dict[str, Any] = {
+        "photo": [{"file_id": "p", "file_unique_id": "p", "width": 9, "height": 9}],
+        "voice": {"file_id": "v", "file_unique_id": "v", "duration": 2},
+        "location": {"latitude": 51.5, "longitude": -0.12},
+    }
+    async with running_bot(peer, engine):
+        if kind == "sticker":
+            peer.sticker(ana)
+        else:
+            peer.media(ana, kind, payloads[kind])
+        await until(peer.wait_text, ANA, f"cannot read a {kind}")
+    assert engine.calls[-1][1] == Incoming("unsupported", kind)
+
+
+async def test_edits_are_ignored(peer: BotApiPeer, engine: ScriptedEngine) -> None:
+    ana = peer.user(ANA, "Ana")
+    async with running_bot(peer, engine):
+        first = peer.text(ana, "I like cats")
+        await until(peer.wait_sent, ANA, 2)
+        peer.edit(ana, first["message"], "I like dogs")
+        peer.text(ana, "done")
+        await until(peer.wait_text, ANA, "You said: done")
+    said = [m["text"] for m in peer.sent(ANA) if m["text"].startswith("You said")]
+    assert said == ["You said: I like cats", "You said: done"]
+    assert [i.value for _, i, _ in engine.calls if i] == ["I like cats", "done"]
+
+
+async def test_in_a_group_the_bot_explains_once_and_then_stays_quiet(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    house = peer.group(-5001)
+    async with running_bot(peer, engine):
+        peer.added_to_group(house, ana)
+        peer.text(ana, "hello bot", chat=house)
+        peer.command(ana, "start", chat=house)
+        peer.text(ana, "private hello")  # a later private message shows all earlier were handled
+        await until(peer.wait_sent, ANA, 2)
+    sent = peer.sent(-5001)
+    assert [m["text"] for m in sent] == [TEXTS["telegram.private_only"]]
+    button = sent[0]["reply_markup"]["inline_keyboard"][0][0]
+    assert button == {
+        "text": TEXTS["button.talk_one_to_one"],
+        "url": "https://t.me/SkillSparkTestBot",
+    }
+    assert [i.value for _, i, _ in engine.calls if i] == ["private hello"]
+
+
+async def test_the_command_menu_is_registered_for_private_chats(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    async with running_bot(peer, engine):
+        await until(peer.wait_for, lambda: peer.calls_of("setMyCommands"))
+    commands = peer.commands[("all_private_chats", "")]
+    assert [c["command"] for c in commands] == [
+        "start",
+        "help",
+        "myskills",
+        "pause",
+        "resume",
+        "stop",
+    ]
+    assert commands[2]["description"] == TEXTS["telegram.command.myskills"]
+
+
+async def test_a_long_reply_is_split_at_sentences_with_buttons_on_the_last_part(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    long_text = " ".join(f"This is sentence {i} of a long story 📖." for i in range(300))
+    buttons = (Button("ok", "👍 OK"),)
+    engine.replies_for["story"] = [Reply("story", long_text, buttons, seq=1)]
+    async with running_bot(peer, engine):
+        peer.text(ana, "story")
+        sent = await until(peer.wait_sent, ANA, 3)
+    assert all(len(m["text"]) < 4096 for m in sent)
+    assert all(m["text"].endswith("📖.") for m in sent)
+    assert " ".join(m["text"] for m in sent) == long_text
+    assert [bool(peer.buttons(m)) for m in sent] == [False] * (len(sent) - 1) + [True]
+
+
+async def test_pictures_and_documents_are_uploaded(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    engine.replies_for["card"] = [
+        Reply("myskills", "Your skills 🌟", image_png=PNG),
+        Reply("export", "Your answers 📄", document=("answers.csv", b"question,answer\n")),
+    ]
+    async with running_bot(peer, engine):
+        peer.text(ana, "card")
+        await until(peer.wait_sent, ANA, 2)
+    photo = peer.calls_of("sendPhoto", ANA)[0]
+    assert photo.files["photo"].content == PNG
+    assert photo.params["caption"] == "Your skills 🌟"
+    document = peer.calls_of("sendDocument", ANA)[0]
+    assert document.files["document"].filename == "answers.csv"
+    assert document.files["document"].content == b"question,answer\n"
+
+
+async def test_when_the_engine_fails_the_member_gets_a_kind_sorry(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    async with running_bot(peer, engine):
+        peer.text(ana, "boom")
+        peer.text(ana, "hello")
+        await until(peer.wait_text, ANA, "You said: hello")
+    assert peer.sent(ANA)[0]["text"] == TEXTS["telegram.sorry"]
+
+
+async def test_network_errors_are_retried_and_the_reply_arrives_once(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    peer.fail("sendMessage", times=2, status=502)
+    peer.fail("editMessageReplyMarkup", drop=True)
+    async with running_bot(peer, engine):
+        peer.command(ana, "start")
+        question = await until(peer.wait_buttons, ANA)
+        peer.tap_button(ana, question, "yes")
+        await until(peer.wait_text, ANA, "Question 2")
+    assert [m["text"] for m in peer.sent(ANA)] == [
+        "Hello 👋",
+        "Question 1 🙂?",
+        "Thank you 🙏",
+        "Question 2 🙂?",
+    ]
+    failed = [c.status for c in peer.calls if c.status != 200]
+    assert failed == [502, 502, 0]
+    assert peer.buttons(question) == []
+
+
+async def test_telegram_asking_to_slow_down_is_obeyed(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    peer.fail("sendMessage", status=429, description="Too Many Requests: retry after 1",
+              retry_after=1)  # fmt: skip
+    async with running_bot(peer, engine):
+        peer.command(ana, "start")
+        sent = await until(peer.wait_sent, ANA, 2)
+    assert [m["text"] for m in sent] == ["Hello 👋", "Question 1 🙂?"]
+
+
+async def test_failing_nice_to_have_calls_do_not_stop_the_conversation(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    peer.fail("setMyCommands", times=10, status=500, description="Internal Server Error")
+    peer.fail("sendChatAction", times=10, status=500, description="Internal Server Error")
+    async with running_bot(peer, engine):
+        peer.command(ana, "start")
+        sent = await until(peer.wait_sent, ANA, 2)
+    assert [m["text"] for m in sent] == ["Hello 👋", "Question 1 🙂?"]
+    assert peer.calls_of("sendChatAction") == []
+
+
+async def test_one_member_in_order_and_others_not_kept_waiting(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana, bo = peer.user(ANA, "Ana"), peer.user(4202, "Bo")
+    engine.gates["first"] = asyncio.Event()
+    async with running_bot(peer, engine):
+        peer.text(ana, "first")  # the engine is slow on this one
+        for word in ("second", "third"):
+            peer.text(ana, word)
+        peer.text(bo, "hello")
+        await until(peer.wait_text, 4202, "You said: hello")
+        assert peer.sent(ANA) == []  # Ana's later messages wait for her first one
+        engine.gates["first"].set()
+        await until(peer.wait_text, ANA, "You said: third")
+    said = [m["text"] for m in peer.sent(ANA) if m["text"].startswith("You said")]
+    assert said == ["You said: first", "You said: second", "You said: third"]
+    ana_inputs = [i.value for m, i, _ in engine.calls if i and m.external_id == str(ANA)]
+    assert ana_inputs == ["first", "second", "third"]
+
+
+async def test_updates_are_confirmed_to_telegram_only_after_they_are_stored(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    problems: list[str] = []
+    ids: list[int] = []
+
+    def check(offset: int | None) -> None:
+        for update_id in ids:
+            if offset is not None and update_id < offset and f"tg:{update_id}" not in engine.stored:
+                problems.append(f"update {update_id} confirmed before it was stored")
+
+    peer.on_get_updates = check
+    engine.gates["answer 0"] = asyncio.Event()
+    async with running_bot(peer, engine):
+        for i in range(5):
+            ids.append(peer.text(ana, f"answer {i}")["update_id"])
+        await until(peer.wait_for, lambda: engine.calls)
+        await asyncio.sleep(0.3)  # room for a wrong bot to confirm while the engine is busy
+        engine.gates["answer 0"].set()
+        await until(peer.wait_text, ANA, "You said: answer 4")
+    assert problems == []
+    assert peer.pending_count() == 0  # the last batch was confirmed on the way out
+
+
+async def test_webhook_mode_checks_the_secret_and_answers_after_storing(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    async with running_bot(
+        peer,
+        engine,
+        SKILLSPARK_WEBHOOK_URL=url,
+        SKILLSPARK_WEBHOOK_SECRET="hook-secret-123",
+        SKILLSPARK_WEBHOOK_PORT=port,
+    ):
+        await until(peer.wait_for, lambda: peer.webhook.get("url"))
+        assert peer.webhook["secret_token"] == "hook-secret-123"
+        assert set(peer.webhook["allowed_updates"]) >= {"message", "callback_query"}
+        start = peer.command(ana, "start")
+        assert peer.take_pending() == [start]  # delivered by webhook, not by polling
+        assert await until(peer.push_webhook, start, secret="wrong") == 403
+        assert await until(peer.push_webhook, start, secret=None) == 403
+        assert engine.calls == []
+        assert await until(peer.push_webhook, start) == 200
+        assert f"tg:{start['update_id']}" in engine.stored  # stored before Telegram hears 200
+        sent = await until(peer.wait_sent, ANA, 2)
+    assert [m["text"] for m in sent] == ["Hello 👋", "Question 1 🙂?"]
+    assert peer.calls_of("getUpdates") == []
+
+
+async def test_staff_alerts_are_sent_and_a_failure_is_raised_for_a_later_retry(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    peer.user(7001, "Jo")
+    async with running_bot(peer, engine) as channel:
+        await channel.send_alert(7001, "Member 3 wrote: help me 🆘")
+        peer.fail("sendMessage", times=10, status=403, description="Forbidden: bot was blocked")
+        with pytest.raises(Exception, match="blocked"):
+            await channel.send_alert(7001, "second alert")
+    assert [m["text"] for m in peer.sent(7001)] == ["Member 3 wrote: help me 🆘"]

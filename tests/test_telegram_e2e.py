@@ -1,0 +1,535 @@
+"""End to end: the real ``skillspark run`` process against a real HTTP Bot API peer.
+
+A test plays a member on Telegram (through the peer) and checks the exact Bot API
+calls the bot makes and what it stored in its SQLite file. The bot process is
+the real one: real engine, real storage, real PTB over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import load_app_content
+from bot.content import Content
+from bot.settings import Settings
+from tests.botapi_peer import PORTS, TOKEN, ApiCall, BotApiPeer
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+SKILLSPARK = ROOT / ".venv" / "bin" / "skillspark"
+STAFF = "Jo at the office"
+START_S = 120  # the process imports spaCy and migrates the database first
+
+
+@pytest.fixture(scope="module")
+def content() -> Content:
+    """The real dialogues, to know what the member should read."""
+    return load_app_content(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+def say(content: Content, key: str, **values: str) -> str:
+    """A message as the bot says it to Sam."""
+    return content.text(key, "en", **{"name": "Sam", "staff": STAFF, **values})
+
+
+@dataclass
+class BotProcess:
+    """A running ``skillspark run`` process and where it writes."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+    db: Path
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> int:
+        """Ask it to stop (SIGTERM) and wait; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("the bot did not stop on SIGTERM") from None
+        return int(self.proc.returncode)
+
+    def crash(self) -> None:
+        """Kill it at once (SIGKILL), like a power cut."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Read the bot's database (read-only)."""
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+
+def start_bot(peer: BotApiPeer, workdir: Path, name: str, **env: str) -> BotProcess:
+    """Start ``skillspark run`` pointed at the peer, with its own SQLite file."""
+    db = workdir / "skillspark.db"
+    log = workdir / f"{name}.log"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SKILLSPARK_", "TELEGRAM_"))}
+    clean.update(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": peer.base_url,
+            "SKILLSPARK_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+            "SKILLSPARK_DATA_DIR": str(workdir / "data"),
+            "SKILLSPARK_NLU_ENABLED": "false",
+            "SKILLSPARK_LOG_LEVEL": "DEBUG",
+            "SKILLSPARK_STAFF_CONTACT": STAFF,
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(SKILLSPARK), "run"], cwd=workdir, env=clean, stdout=out, stderr=subprocess.STDOUT
+        )
+    return BotProcess(proc, log, db)
+
+
+def wait_polling(peer: BotApiPeer, bot: BotProcess, before: int = 0) -> None:
+    """Wait until the bot polls for updates (it has started); ``before``: polls seen earlier."""
+    try:
+        peer.wait_for(
+            lambda: peer.received("getUpdates") > before or bot.proc.poll() is not None,
+            START_S,
+            "the bot to start polling",
+        )
+    finally:
+        if bot.proc.poll() is not None:
+            raise AssertionError(f"the bot stopped:\n{bot.output()[-4000:]}")
+
+
+def methods(calls: list[ApiCall]) -> list[str]:
+    """Method names of calls."""
+    return [c.method for c in calls]
+
+
+def member_calls(peer: BotApiPeer, chat_id: int, since: int) -> list[ApiCall]:
+    """Successful calls about one member's chat, including button answers (no chat id)."""
+    return [
+        c
+        for c in peer.calls[since:]
+        if c.status == 200 and (c.chat_id == chat_id or c.method == "answerCallbackQuery")
+    ]
+
+
+def wait_turn(peer: BotApiPeer, chat_id: int, since: int, messages: int) -> list[ApiCall]:
+    """Wait for ``messages`` new messages in the chat; return the member's calls since."""
+    peer.wait_sent(chat_id, messages, since, timeout=60)
+    return member_calls(peer, chat_id, since)
+
+
+def press(peer: BotApiPeer, user: dict[str, Any], choice: str) -> list[dict[str, Any]]:
+    """Tap a button of the newest question, wait for the next question; the messages since."""
+    chat_id = user["id"]
+    question = peer.wait_buttons(chat_id)
+    mark = peer.mark()
+    peer.tap_button(user, question, choice)
+    peer.wait_buttons(chat_id, mark, timeout=60)
+    return peer.sent(chat_id, mark)
+
+
+@pytest.fixture
+def peer() -> Iterator[BotApiPeer]:
+    """A running Bot API peer."""
+    with BotApiPeer() as running:
+        yield running
+
+
+def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
+    peer: BotApiPeer, tmp_path: Path, content: Content
+) -> None:
+    sam = peer.user(5001, "Sam")
+    bot = start_bot(peer, tmp_path, "journey")
+    try:
+        wait_polling(peer, bot)
+        menu = peer.wait_for(lambda: peer.commands.get(("all_private_chats", "")))
+        assert [c["command"] for c in menu] == [
+            "start", "help", "myskills", "pause", "resume", "stop",
+        ]  # fmt: skip
+
+        # /start: typing, then the welcome and the name question
+        mark = peer.mark()
+        start = peer.command(sam, "start")
+        calls = wait_turn(peer, 5001, mark, 2)
+        assert methods(calls) == ["sendChatAction", "sendMessage", "sendMessage"]
+        assert [c.params["text"] for c in calls[1:]] == [
+            say(content, "onboarding.welcome"),
+            say(content, "onboarding.ask_name"),
+        ]
+
+        # the name, typed: the consent question comes with 2 buttons
+        mark = peer.mark()
+        peer.text(sam, "Sam")
+        calls = wait_turn(peer, 5001, mark, 2)
+        assert methods(calls) == ["sendChatAction", "sendMessage", "sendMessage"]
+        consent = peer.sent(5001, mark)[-1]
+        assert consent["text"] == say(content, "onboarding.consent")
+        consent_buttons = peer.buttons(consent)
+        assert [b["text"] for b in consent_buttons] == [
+            say(content, "button.consent_yes"),
+            say(content, "button.consent_no"),
+        ]
+        assert all(len(b["callback_data"].encode()) <= 64 for b in consent_buttons)
+        consent_copy = dict(consent)  # the member's phone, before the buttons go
+
+        # consent by button: the press is answered and the buttons vanish
+        mark = peer.mark()
+        tap = peer.tap_button(sam, consent, "yes")
+        calls = wait_turn(peer, 5001, mark, 2)
+        assert methods(calls) == [
+            "answerCallbackQuery",
+            "editMessageReplyMarkup",
+            "sendChatAction",
+            "sendMessage",
+            "sendMessage",
+        ]
+        assert calls[0].params["callback_query_id"] == tap["callback_query"]["id"]
+        assert calls[1].params["message_id"] == consent["message_id"]
+        assert "reply_markup" not in calls[1].params
+        assert peer.buttons(consent) == []
+        assert calls[3].params["text"] == say(content, "onboarding.consent_thanks")
+
+        # OK, OK, and how the member feels: then the first question of the first topic
+        for choice in ("ok", "ok", "feel_ok"):
+            press(peer, sam, choice)
+        topic = content.topics[0]
+        first = topic.questions[0]
+        question = peer.wait_text(5001, say(content, first.text))
+        assert [b["callback_data"].split(":")[1] for b in peer.buttons(question)] == [
+            "yes", "a_bit", "no", "learn", "skip",
+        ]  # fmt: skip
+
+        # an answer by button: the reflection, then "is that right?"
+        mark = peer.mark()
+        peer.tap_button(sam, question, "yes")
+        peer.wait_text(5001, say(content, "skill.is_that_right"), mark)
+        assert peer.sent(5001, mark)[0]["text"] == say(content, first.reflect)
+
+        # an old button (the consent question) gets the kind reply and the current question
+        mark = peer.mark()
+        peer.tap(sam, consent_copy, consent_buttons[0]["callback_data"])
+        calls = wait_turn(peer, 5001, mark, 2)
+        assert methods(calls)[0] == "answerCallbackQuery"
+        assert [m["text"] for m in peer.sent(5001, mark)] == [
+            say(content, "input.old_button"),
+            say(content, "skill.is_that_right"),
+        ]
+
+        # a sticker: the kind reply, and the member stays where they are
+        mark = peer.mark()
+        peer.sticker(sam)
+        wait_turn(peer, 5001, mark, 2)
+        assert [m["text"] for m in peer.sent(5001, mark)] == [
+            say(content, "input.unsupported"),
+            say(content, "skill.is_that_right"),
+        ]
+
+        # yes, that is me (and no to the next idea): the next question comes
+        mark = peer.mark()
+        peer.tap_button(sam, peer.wait_buttons(5001), "skill_yes")
+        peer.wait_text(5001, say(content, "skill.confirmed"), mark)
+        also = peer.wait_buttons(5001, mark)
+        mark = peer.mark()
+        peer.tap_button(sam, also, "skill_no")
+        peer.wait_buttons(5001, mark)
+
+        # an answer typed as words, and then Telegram delivering it a second time
+        mark = peer.mark()
+        typed = peer.text(sam, "I cook dinner for my friends")
+        peer.wait_buttons(5001, mark)  # a turn ends with the question waiting
+        mark = peer.mark()
+        peer.inject(dict(typed))
+        peer.command(sam, "pause")
+        peer.wait_sent(5001, 1, mark)
+        assert [m["text"] for m in peer.sent(5001, mark)] == [say(content, "confidence.end")]
+
+        # pause: how do you feel, then the break
+        mark = peer.mark()
+        peer.tap_button(sam, peer.wait_buttons(5001), "feel_good")
+        peer.wait_text(5001, say(content, "paused"), mark)
+
+        # resume: welcome back
+        mark = peer.mark()
+        peer.command(sam, "resume")
+        peer.wait_text(5001, say(content, "resume.welcome_back"), mark)
+    finally:
+        code = bot.stop()
+    output = bot.output()
+    assert code == 0, output[-4000:]
+    assert peer.pending_count() == 0  # every update was confirmed, the last ones on the way out
+    assert TOKEN not in output
+    assert TOKEN.split(":")[1] not in output
+
+    # what was stored
+    members = bot.rows("SELECT id, first_name, consent FROM members WHERE telegram_id = ?", 5001)
+    assert len(members) == 1
+    member_id, first_name, consented = members[0]
+    assert (first_name, consented) == ("Sam", 1)
+    answers = bot.rows(
+        "SELECT question_id, kind, choice, text FROM answers WHERE member_id = ? ORDER BY id",
+        member_id,
+    )
+    assert ("onboarding.consent", "button", "yes", "yes") in answers
+    assert (first.full_id, "button", "yes", "yes") in answers
+    assert ("button", "stale") in [(kind, choice) for _, kind, choice, _ in answers]
+    assert ("unsupported", "sticker") in [(kind, text) for _, kind, _, text in answers]
+    typed_rows = [a for a in answers if a[3] == "I cook dinner for my friends"]
+    assert len(typed_rows) == 1 and typed_rows[0][1] == "text"
+    skills = bot.rows("SELECT skill_id, status FROM member_skills WHERE member_id = ?", member_id)
+    assert (first.skills[0], "confirmed") in skills
+    keys = {k for (k,) in bot.rows("SELECT key FROM processed_inputs")}
+    assert f"tg:{start['update_id']}" in keys
+    assert f"tg:{typed['update_id']}" in keys
+    ratings = bot.rows(
+        "SELECT moment, value FROM confidence_ratings WHERE member_id = ?", member_id
+    )
+    assert ("start", 2) in ratings and ("end", 3) in ratings
+    state = bot.rows("SELECT status FROM conversation_states WHERE member_id = ?", member_id)
+    assert state == [("active",)]
+
+
+def test_a_crash_after_storing_loses_nothing_and_the_member_sees_where_they_are(
+    peer: BotApiPeer, tmp_path: Path, content: Content
+) -> None:
+    ana = peer.user(5002, "Ana")
+    first = start_bot(peer, tmp_path, "before-crash")
+    try:
+        wait_polling(peer, first)
+        peer.command(ana, "start")
+        peer.wait_sent(5002, 2, timeout=60)
+        peer.text(ana, "Ana")
+        consent = peer.wait_buttons(5002)
+        # The bot stores the consent tap, then dies before it can reply or confirm the update.
+        peer.hold("sendChatAction")
+        tap = peer.tap_button(ana, consent, "yes")
+        tap_id = tap["update_id"]
+
+        def die_on_confirm(offset: int | None) -> bool:
+            if offset is not None and offset > tap_id:
+                first.crash()
+                return False
+            return True
+
+        peer.on_get_updates = die_on_confirm
+        peer.wait_for(lambda: first.proc.poll() is not None, 60, "the crash")
+    finally:
+        first.crash()
+    peer.on_get_updates = None
+    peer.release("sendChatAction")
+    assert peer.pending_count() == 1  # Telegram still holds the tap: nobody confirmed it
+    assert not any(m["text"] == say(content, "onboarding.consent_thanks", name="Ana")
+                   for m in peer.sent(5002))  # fmt: skip
+    stored = first.rows(
+        "SELECT a.choice FROM answers a JOIN members m ON m.id = a.member_id "
+        "WHERE m.telegram_id = 5002 AND a.question_id = 'onboarding.consent'"
+    )
+    assert stored == [("yes",)]
+
+    mark = peer.mark()
+    polls = peer.received("getUpdates")
+    second = start_bot(peer, tmp_path, "after-crash")
+    try:
+        wait_polling(peer, second, polls)
+        shown = peer.wait_buttons(5002, mark, timeout=60)
+        assert shown["text"] == say(content, "onboarding.howto_buttons", name="Ana")
+        peer.tap_button(ana, shown, "ok")
+        peer.wait_text(5002, say(content, "onboarding.howto_stop", name="Ana"), mark)
+    finally:
+        assert second.stop() == 0
+    stored = second.rows(
+        "SELECT a.choice FROM answers a JOIN members m ON m.id = a.member_id "
+        "WHERE m.telegram_id = 5002 AND a.question_id = 'onboarding.consent'"
+    )
+    assert stored == [("yes",)]  # the redelivered tap was not stored twice
+
+
+def test_a_members_distress_reaches_staff_on_telegram(
+    peer: BotApiPeer, tmp_path: Path, content: Content
+) -> None:
+    import asyncio
+
+    from bot.staff.roles import add_staff
+    from storage.db import make_engine, make_sessionmaker, upgrade
+
+    async def add_jo() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'skillspark.db'}")
+        try:
+            await upgrade(engine)
+            async with make_sessionmaker(engine).begin() as session:
+                await add_staff(session, 7001, "default", name="Jo", added_by="test")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(add_jo())
+    dee, jo = peer.user(5005, "Dee"), peer.user(7001, "Jo")
+    bot = start_bot(peer, tmp_path, "alert", SKILLSPARK_ALERT_SWEEP_SECONDS="1")
+    try:
+        wait_polling(peer, bot)
+        peer.command(dee, "start")
+        peer.wait_sent(5005, 2, timeout=60)
+        peer.text(dee, "Dee")
+        press(peer, dee, "yes")
+        mark = peer.mark()
+        peer.text(dee, "im so scared of him")
+        peer.wait_text(5005, say(content, "safety.distress", name="Dee"), mark)
+        peer.wait_text(jo["id"], "im so scared of him", timeout=60)
+    finally:
+        assert bot.stop() == 0
+    delivered = bot.rows("SELECT kind, delivered_at IS NOT NULL FROM staff_alerts")
+    assert delivered == [("distress", 1)]
+
+
+def free_port() -> int:
+    """A free port in this suite's range."""
+    for port in PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def test_webhook_mode_needs_the_secret_and_stores_before_answering(
+    peer: BotApiPeer, tmp_path: Path, content: Content
+) -> None:
+    bo = peer.user(5003, "Bo")
+    port = free_port()
+    secret = "webhook-secret-for-tests"
+    bot = start_bot(
+        peer,
+        tmp_path,
+        "webhook",
+        SKILLSPARK_WEBHOOK_URL=f"http://127.0.0.1:{port}/skillspark/hook",
+        SKILLSPARK_WEBHOOK_SECRET=secret,
+        SKILLSPARK_WEBHOOK_LISTEN="127.0.0.1",
+        SKILLSPARK_WEBHOOK_PORT=str(port),
+    )
+    try:
+        peer.wait_for(
+            lambda: peer.webhook.get("url") or bot.proc.poll() is not None, START_S, "setWebhook"
+        )
+        assert bot.proc.poll() is None, bot.output()[-4000:]
+        assert peer.webhook["secret_token"] == secret
+        start = peer.command(bo, "start")
+        peer.take_pending()
+        assert peer.push_webhook(start, secret="not-the-secret") == 403
+        assert peer.push_webhook(start, secret=None) == 403
+        assert bot.rows("SELECT count(*) FROM members") == [(0,)]
+        assert peer.push_webhook(start) == 200
+        # Telegram heard 200 only after the update was stored
+        assert bot.rows("SELECT key FROM processed_inputs") == [(f"tg:{start['update_id']}",)]
+        sent = peer.wait_sent(5003, 2, timeout=60)
+        assert [m["text"] for m in sent] == [
+            say(content, "onboarding.welcome", name="Bo"),
+            say(content, "onboarding.ask_name", name="Bo"),
+        ]
+        mark = peer.mark()
+        assert peer.push_webhook(start) == 200  # Telegram retries: nothing is said twice
+        peer.push_webhook(peer.text(bo, "Bo"))
+        peer.take_pending()
+        peer.wait_buttons(5003, mark)
+        assert say(content, "onboarding.welcome", name="Bo") not in [
+            m["text"] for m in peer.sent(5003, mark)
+        ]
+        assert peer.calls_of("getUpdates") == []
+    finally:
+        code = bot.stop()
+    assert code == 0, bot.output()[-4000:]
+    assert TOKEN not in bot.output()
+    assert secret not in bot.output()
+
+
+def test_without_a_reachable_telegram_the_bot_keeps_trying_and_starts_later(
+    tmp_path: Path,
+) -> None:
+    peer = BotApiPeer()
+    peer.fail("getMe", times=2, status=502)
+    with peer:
+        bot = start_bot(peer, tmp_path, "retry")
+        try:
+            wait_polling(peer, bot)
+            assert [c.status for c in peer.calls if c.method == "getMe"][:3] == [502, 502, 200]
+        finally:
+            assert bot.stop() == 0
+    assert "trying again" in bot.output() or "retry" in bot.output()
+
+
+def test_a_token_telegram_refuses_stops_the_bot_with_a_clear_message(tmp_path: Path) -> None:
+    with BotApiPeer(token="42:another-bot-entirely-0123456789") as peer:
+        bot = start_bot(peer, tmp_path, "bad-token")
+        try:
+            code = bot.proc.wait(timeout=START_S)
+        finally:
+            bot.crash()
+    output = bot.output()
+    assert code == 2, output[-4000:]
+    assert "does not accept TELEGRAM_BOT_TOKEN" in output
+    assert TOKEN not in output
+    assert peer.calls_of("getUpdates") == []
+
+
+def test_a_typed_answer_is_understood_through_rasa(
+    peer: BotApiPeer, tmp_path: Path, content: Content, rasa_server: Any
+) -> None:
+    """ "sorta yeah" is a yes to Rasa (the simple rules do not know it)."""
+    cleo = peer.user(5004, "Cleo")
+    bot = start_bot(
+        peer,
+        tmp_path,
+        "rasa",
+        SKILLSPARK_NLU_ENABLED="true",
+        SKILLSPARK_RASA_URL=rasa_server.url,
+        SKILLSPARK_RASA_TOKEN=rasa_server.token,
+        SKILLSPARK_NLU_TIMEOUT="15",
+    )
+    try:
+        wait_polling(peer, bot)
+        peer.command(cleo, "start")
+        peer.wait_sent(5004, 2, timeout=60)
+        peer.text(cleo, "Cleo")
+        for choice in ("yes", "ok", "ok", "feel_ok"):
+            press(peer, cleo, choice)
+        first = content.topics[0].questions[0]
+        peer.wait_text(5004, say(content, first.text, name="Cleo"))
+        mark = peer.mark()
+        peer.text(cleo, "sorta yeah")
+        peer.wait_text(5004, say(content, "skill.is_that_right", name="Cleo"), mark)
+        assert peer.sent(5004, mark)[0]["text"] == say(content, first.reflect, name="Cleo")
+    finally:
+        code = bot.stop()
+    assert code == 0, bot.output()[-4000:]
+    assert rasa_server.token not in bot.output()
+    rows = bot.rows(
+        "SELECT a.kind, a.choice, a.intent FROM answers a JOIN members m ON m.id = a.member_id "
+        "WHERE m.telegram_id = 5004 AND a.text = 'sorta yeah'"
+    )
+    assert rows == [("text", "yes", "affirm")]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))

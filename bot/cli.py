@@ -27,9 +27,12 @@ def _register_subapps() -> None:
     """Mount the NLU and skills command groups."""
     from bot.nlu.cli import nlu_app
     from bot.skills.cli import skills_app
+    from bot.staff.cli import export_command, staff_app
 
     app.add_typer(nlu_app, name="nlu")
     app.add_typer(skills_app, name="skills")
+    app.command("export")(export_command)
+    app.add_typer(staff_app, name="staff")
 
 
 @app.command()

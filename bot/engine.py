@@ -14,11 +14,13 @@ import asyncio
 import logging
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content import Content, Question, Step, Topic
@@ -35,7 +37,7 @@ from bot.types import (
     Understanding,
 )
 from storage import repo
-from storage.models import ConversationState, Member, utcnow
+from storage.models import ConversationState, Member, ProcessedInput, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +313,7 @@ class Turn:
     data: dict[str, Any]
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False
+    last_answer_id: int | None = None
 
     @property
     def lang(self) -> str:
@@ -345,6 +348,10 @@ class Engine:
         self.card_renderer = card_renderer
         self.extensions = extensions
         self._locks: dict[str, asyncio.Lock] = {}
+        self._recent_keys: dict[str, bool] = {}
+        bind = sessionmaker.kw.get("bind")
+        on_sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if on_sqlite else None
 
     # ------------------------------------------------------------------ public API
 
@@ -357,27 +364,63 @@ class Engine:
         lock = self._locks.setdefault(lock_key, asyncio.Lock())
         async with lock:
             try:
-                async with self.sessionmaker.begin() as session:
-                    db_member, _ = await repo.get_or_create_member(
-                        session,
-                        member.channel,
-                        member.external_id,
-                        network=self.settings.default_network,
-                        language=self.settings.default_language,
-                    )
-                    if dedup_key and not await repo.claim_input(session, dedup_key, db_member.id):
-                        return []
-                    state = await repo.load_state(session, db_member.id)
-                    turn = Turn(session, db_member, state, dict(state.data or {}))
-                    await self._dispatch(turn, incoming, understood)
-                    if not turn.erased:
-                        state.data = turn.data
-                        state.updated_at = utcnow()
-                        db_member.last_active_at = utcnow()
-                return turn.replies
-            finally:
-                if not lock.locked() and self._locks.get(lock_key) is lock:
-                    self._locks.pop(lock_key, None)
+                return await self._turn(member, incoming, understood, dedup_key)
+            except IntegrityError:
+                # The update key was stored by another turn first: a repeated update.
+                if dedup_key:
+                    async with self.sessionmaker() as session:
+                        if await repo.input_seen(session, dedup_key):
+                            return []
+                raise
+
+    async def _turn(
+        self,
+        member: MemberKey,
+        incoming: Incoming,
+        understood: Understood | None,
+        dedup_key: str | None,
+    ) -> list[Reply]:
+        """One transaction: member, state, dedup key, answer and new state together."""
+        async with self._writer(), self.sessionmaker.begin() as session:
+            db_member, state = await repo.member_and_state(
+                session,
+                member.channel,
+                member.external_id,
+                network=self.settings.default_network,
+                language=self.settings.default_language,
+            )
+            if dedup_key:
+                if self._recent_keys.get(dedup_key):
+                    return []
+                session.add(ProcessedInput(key=dedup_key[:64], member_id=db_member.id))
+            turn = Turn(session, db_member, state, dict(state.data or {}))
+            await self._dispatch(turn, incoming, understood)
+            if not turn.erased:
+                now = utcnow()
+                state.data = turn.data
+                state.updated_at = now
+                last = db_member.last_active_at
+                if last is None or last.tzinfo is None or now - last > timedelta(minutes=1):
+                    db_member.last_active_at = now
+        if dedup_key:
+            self._remember_key(dedup_key)
+        return turn.replies
+
+    def _remember_key(self, key: str) -> None:
+        """Keep recent update keys in memory so an obvious repeat costs no write."""
+        self._recent_keys[key] = True
+        if len(self._recent_keys) > 10_000:
+            for old in list(self._recent_keys)[:5_000]:
+                self._recent_keys.pop(old, None)
+
+    @asynccontextmanager
+    async def _writer(self) -> AsyncIterator[None]:
+        """SQLite has one writer: queue turns here instead of busy-waiting in SQLite."""
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
 
     async def current_prompt(self, member: MemberKey) -> list[Reply]:
         """Show the member where they are (the "start" command does this too)."""
@@ -567,6 +610,7 @@ class Engine:
             intent=intent,
             max_chars=self.settings.max_text_chars,
         )
+        turn.last_answer_id = answer.id
         return answer.id
 
     # ------------------------------------------------------------------- commands
@@ -1083,20 +1127,8 @@ class Engine:
             await self._advance(turn)
 
     async def _last_answer_id(self, turn: Turn) -> int | None:
-        """The id of the answer just stored in this turn, if any."""
-        from sqlalchemy import select
-
-        from storage.models import Answer
-
-        if not turn.consented:
-            return None
-        result = await turn.session.execute(
-            select(Answer.id)
-            .where(Answer.member_id == turn.member.id)
-            .order_by(Answer.id.desc())
-            .limit(1)
-        )
-        return result.scalar_one_or_none()
+        """The id of the answer stored in this turn, if any."""
+        return turn.last_answer_id
 
     async def _learning_wish(
         self, turn: Turn, question: Question | None, u: Understood | None, answer_id: int | None

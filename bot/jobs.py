@@ -33,22 +33,6 @@ class AlertSender(Protocol):
         ...
 
 
-async def network_staff(session: AsyncSession, network: str) -> list[int]:
-    """Who hears about an alert: the network's staff, or the admins when it has none."""
-    from storage.models_staff import Staff
-
-    rows = await session.execute(
-        select(Staff.telegram_id).where(Staff.network == network).order_by(Staff.id)
-    )
-    ids = [int(r) for r in rows.scalars()]
-    if not ids:
-        admins = await session.execute(
-            select(Staff.telegram_id).where(Staff.is_admin.is_(True)).order_by(Staff.id)
-        )
-        ids = [int(r) for r in admins.scalars()]
-    return ids
-
-
 async def purge_old_answers(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> int:

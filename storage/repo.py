@@ -61,6 +61,44 @@ async def get_or_create_member(
     return member, True
 
 
+async def member_and_state(
+    session: AsyncSession, channel: str, external_id: str, *, network: str, language: str
+) -> tuple[Member, ConversationState]:
+    """The member and their conversation state in one query (created when new).
+
+    On PostgreSQL the state row is locked for the rest of the transaction.
+    """
+    if channel == "telegram":
+        try:
+            where = Member.telegram_id == int(external_id)
+        except ValueError:
+            where = Member.local_id == f"tg:{external_id}"[:64]
+    else:
+        where = Member.local_id == external_id[:64]
+    stmt = (
+        select(Member, ConversationState)
+        .join(ConversationState, ConversationState.member_id == Member.id)
+        .where(where)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=ConversationState)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        member, _ = await get_or_create_member(
+            session, channel, external_id, network=network, language=language
+        )
+        return member, await load_state(session, member.id)
+    member, state = row
+    if state is None:
+        state = await load_state(session, member.id)
+    return member, state
+
+
+async def input_seen(session: AsyncSession, key: str) -> bool:
+    """True when a channel update key was already handled."""
+    return await session.get(ProcessedInput, key[:64]) is not None
+
+
 async def load_state(session: AsyncSession, member_id: int) -> ConversationState:
     """The member's conversation state, locked for update where the database can."""
     stmt = select(ConversationState).where(ConversationState.member_id == member_id)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from bot.jobs import network_staff, purge_old_answers, sweep_alerts
+from bot.jobs import purge_old_answers, sweep_alerts
+from bot.staff.roles import recipients as network_staff
 from storage.models import AuditEvent, StaffAlert, utcnow
 from storage.models_staff import Staff
 from tests.chat import Chat
@@ -64,13 +65,13 @@ async def test_distress_alert_reaches_network_staff_after_a_failure(
         assert "distress_alert" in actions and "alert_delivered" in actions
 
 
-async def test_alert_goes_to_admins_when_the_network_has_no_staff(
-    sqlite_db: Database, tmp_path: Path
-) -> None:
-    """With no staff in the member's network, the admins are told."""
+async def test_admins_hear_about_every_network(sqlite_db: Database, tmp_path: Path) -> None:
+    """Admins are told about alerts in any network, after the network's own staff."""
     async with runtime_for(sqlite_db, tmp_path) as rt, rt.sessionmaker.begin() as session:
         session.add(Staff(telegram_id=999, network="head office", is_admin=True))
-        assert await network_staff(session, "default") == [999]
+        session.add(Staff(telegram_id=5, network="default"))
+        session.add(Staff(telegram_id=6, network="north"))
+        assert await network_staff(session, "default") == [5, 999]
 
 
 async def test_retention_job_runs_on_the_database(sqlite_db: Database, tmp_path: Path) -> None:

@@ -178,7 +178,10 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Run the bot on Telegram until SIGINT/SIGTERM (or ``stop``)."""
     from bot.app import open_runtime
-    from bot.jobs import network_staff, start_scheduler
+    from bot.jobs import start_scheduler
+    from bot.staff.desk import StaffCommands
+    from bot.staff.labels import Labels
+    from bot.staff.roles import recipients
 
     token = settings.telegram_bot_token.get_secret_value()
     if not token:
@@ -188,7 +191,9 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
     _stop_on_signals(stop)
     async with open_runtime(settings) as runtime:
         protect_logs(token)  # again: the runtime may have set up logging afresh
-        engine: EngineLike = runtime.engine
+        engine: EngineLike = StaffCommands(
+            runtime.engine, runtime.sessionmaker, Labels.from_content(runtime.content)
+        )
         channel = TelegramChannel(
             engine, content_texts(runtime.content), engine_limit=engine_limit(settings)
         )
@@ -197,7 +202,7 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
         try:
             if await start_bot(app, stop):
                 scheduler = start_scheduler(
-                    runtime.sessionmaker, settings, sender=channel, recipients=network_staff
+                    runtime.sessionmaker, settings, sender=channel, recipients=recipients
                 )
                 menus = command_menus(runtime.content.messages, runtime.content.default_language)
                 await serve(app, channel, settings, stop, menus)

@@ -17,13 +17,14 @@ import unicodedata
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content import Content, Question, Step, Topic
+from bot.mood import detect_low_mood
 from bot.nlu.safety import detect_distress
 from bot.settings import Settings
 from bot.types import (
@@ -115,6 +116,7 @@ ENGINE_KEYS: tuple[str, ...] = (
     "mydata.wishes",
     "mydata.ratings",
     "mydata.file",
+    "mood.low",
 )
 
 QUESTION_BUTTONS = (
@@ -400,7 +402,9 @@ class Engine:
                 state.data = turn.data
                 state.updated_at = now
                 last = db_member.last_active_at
-                if last is None or last.tzinfo is None or now - last > timedelta(minutes=1):
+                if last is not None and last.tzinfo is None:
+                    last = last.replace(tzinfo=UTC)
+                if last is None or now - last > timedelta(minutes=1):
                     db_member.last_active_at = now
         if dedup_key:
             self._remember_key(dedup_key)
@@ -559,6 +563,11 @@ class Engine:
         if state.status in ("new", "no_consent"):
             await self._start_onboarding(turn)
             return
+        if detect_low_mood(u.text) and not self._asks_feelings(turn):
+            await self._store(turn, "text", storable(u.raw), intent="low_mood")
+            self._say(turn, "mood.low")
+            await self._show_where(turn)
+            return
         words = plain_words(u.text)
         choice = self._label_choice(turn, words)
         if choice is not None:
@@ -576,6 +585,12 @@ class Engine:
             await self._command(turn, command)
             return
         await self._text_answer(turn, u, intent)
+
+    def _asks_feelings(self, turn: Turn) -> bool:
+        """True when the waiting question is "how do you feel" (sad words answer it)."""
+        return self._prompt_kind(turn) in ("confidence", "final_rating") or turn.data.get(
+            "interrupt"
+        ) in ("confidence_start", "confidence_end")
 
     def _label_choice(self, turn: Turn, words: str) -> str | None:
         """The button whose label the member typed, if any (emoji and case ignored)."""
@@ -684,9 +699,7 @@ class Engine:
         last = turn.member.last_active_at
         if last is None:
             return False
-        if last.tzinfo is None:
-            from datetime import UTC
-
+        if last.tzinfo is None:  # SQLite hands back naive UTC times
             last = last.replace(tzinfo=UTC)
         return utcnow() - last > timedelta(hours=self.settings.session_gap_hours)
 

@@ -347,3 +347,21 @@ async def test_my_skills_shows_confirmed_skills_and_a_card(
         label = rt.content.taxonomy.skills[question.skills[0]].label
         assert label in profile.text
         assert profile.image_png is not None and profile.image_png.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("text", ["i feel sad", "i am so lonely", "nobody likes me", "bad day"])
+async def test_low_mood_gets_a_kind_word_not_a_skills_question(
+    sqlite_db: Database, tmp_path: Path, text: str
+) -> None:
+    """Sad or lonely words are answered warmly, kept, and the question comes back."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        question = chat.keys[-1]
+        await chat.say(text)
+        assert chat.keys == ["mood.low", question]
+        assert "Jo at the office" in chat.last[0].text
+        assert await count(rt, Answer, intent="low_mood") == 1
+        await chat.say("pause")
+        await chat.say("i feel sad")  # answers "how do you feel": no kind-word detour
+        assert chat.keys == ["confidence.thanks", "paused"]

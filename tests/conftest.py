@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from bot.app import Runtime
     from bot.content import Content
 
-pytest_plugins = ["tests.rasa_server"] if importlib.util.find_spec("tests.rasa_server") else []
+pytest_plugins = ["tests.rasa_server"]
 
 PG_URL = os.environ.get("SKILLSPARK_TEST_DATABASE_URL", "")
 

@@ -103,7 +103,7 @@ def test_dialogues_check_is_clean_and_catches_problems(tmp_path: Path) -> None:
     messages = broken / "en" / "messages.yml"
     text = messages.read_text(encoding="utf-8")
     messages.write_text(
-        text + '\nextra.bad: "Don\'t utilise the FAQ, it\'s a piece of cake."\n', encoding="utf-8"
+        text + "\nextra.bad: \"Don't utilise the FAQ, it's a piece of cake.\"\n", encoding="utf-8"
     )
     bad = run_cli(["dialogues", "check", "--path", str(broken)], tmp_path)
     assert bad.returncode != 0

@@ -287,6 +287,7 @@ async def test_token_never_appears_in_logs(
 ) -> None:
     """Even with httpx logging every request, the token is masked."""
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # other tests may have quietened it
     async with RasaUnderstanding(fake_rasa.url, TOKEN) as rasa:
         await rasa.parse("yeh")
     assert "/model/parse" in caplog.text

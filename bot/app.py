@@ -57,8 +57,10 @@ def make_card_renderer(content: Content) -> CardRenderer:
 
 
 def default_extensions(settings: Settings) -> tuple[Extension, ...]:
-    """The engine extensions every runtime gets (nudges, staff tools, ...)."""
-    return ()
+    """The engine extensions every runtime gets (profile editing, nudges, ...)."""
+    from bot.profile_edit import RemoveSkill
+
+    return (RemoveSkill(),)
 
 
 @asynccontextmanager

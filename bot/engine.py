@@ -272,6 +272,17 @@ class TurnContext:
             )
         )
 
+    def offer_labels(self, key: str, buttons: tuple[tuple[str, str], ...], **values: str) -> None:
+        """Like :meth:`offer`, with button labels already written (member's own words)."""
+        self._turn.replies.append(
+            Reply(
+                key=key,
+                text=self.text(key, **values),
+                buttons=tuple(Button(c, label) for c, label in buttons),
+                seq=0,
+            )
+        )
+
     async def show_where(self) -> None:
         """Show the member's current question again (after the extension's reply)."""
         await self._engine._show_where(self._turn)
@@ -1465,4 +1476,9 @@ class Engine:
                 )
             except Exception:
                 log.exception("could not draw the skills card")
-        turn.replies.append(Reply(key="myskills", text="\n".join(lines), image_png=image))
+        buttons: tuple[Button, ...] = ()
+        if profile.skills and any(e.prefix == "rm:" for e in self.extensions):
+            buttons = (Button("rm:list", self._text(turn, "button.remove_skill")),)
+        turn.replies.append(
+            Reply(key="myskills", text="\n".join(lines), image_png=image, buttons=buttons, seq=0)
+        )

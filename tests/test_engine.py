@@ -365,3 +365,26 @@ async def test_low_mood_gets_a_kind_word_not_a_skills_question(
         await chat.say("pause")
         await chat.say("i feel sad")  # answers "how do you feel": no kind-word detour
         assert chat.keys == ["confidence.thanks", "paused"]
+
+
+async def test_member_removes_a_skill_from_the_profile(sqlite_db: Database, tmp_path: Path) -> None:
+    """Under "My skills" a member can take a skill off the list; it is kept as removed."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        await chat.say("i walk my neighbours dog every day")
+        while chat.keys[-1].startswith("skill."):
+            await chat.press("skill_yes")
+        question = chat.keys[-1]
+        await chat.cmd("myskills")
+        assert [b.choice for b in chat.last[0].buttons] == ["rm:list"]
+        await chat.press("rm:list", seq=0)
+        assert chat.keys == ["profile.which"]
+        assert "rm:walking_dogs" in chat.choices and "rm:keep" in chat.choices
+        await chat.press("rm:walking_dogs", seq=0)
+        assert chat.keys == ["profile.removed", question]
+        await chat.press("rm:walking_dogs", seq=0)  # a second tap on the old button
+        assert chat.keys == ["profile.already_removed", question]
+        await chat.cmd("myskills")
+        assert "walking dogs" not in chat.last[0].text
+        assert await count(rt, MemberSkill, skill_id="walking_dogs", status="removed") == 1

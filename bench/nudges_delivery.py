@@ -284,6 +284,8 @@ def _run(args: argparse.Namespace, url: str, schema: str | None) -> int:
     started = time.monotonic()
     seed(url, schema, args.count)
     peer = TimedPeer().start()
+    if peer._server is not None:  # a killed sender's connection reset is expected here
+        peer._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
     for i in range(1, args.count + 1):
         peer.user(FIRST_CHAT + i, f"M{i}")
     print(

@@ -58,9 +58,10 @@ def make_card_renderer(content: Content) -> CardRenderer:
 
 def default_extensions(settings: Settings) -> tuple[Extension, ...]:
     """The engine extensions every runtime gets (profile editing, nudges, ...)."""
+    from bot.nudges.extension import NudgeExtension
     from bot.profile_edit import RemoveSkill
 
-    return (RemoveSkill(),)
+    return (RemoveSkill(), NudgeExtension.from_settings(settings))
 
 
 @asynccontextmanager

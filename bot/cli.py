@@ -34,6 +34,11 @@ def _register_subapps() -> None:
     app.command("export")(export_command)
     app.add_typer(staff_app, name="staff")
 
+    from bot.nudges.cli import matches_app, opportunities_app
+
+    app.add_typer(opportunities_app, name="opportunities")
+    app.add_typer(matches_app, name="matches")
+
 
 @app.command()
 def run() -> None:

@@ -291,10 +291,15 @@ class TurnContext:
 class Extension(Protocol):
     """A feature plugged into the engine: its own commands and button prefix."""
 
-    #: Button choice ids starting with this prefix go to the extension.
-    prefix: str
-    #: Command names (without a slash) the extension answers.
-    commands: tuple[str, ...]
+    @property
+    def prefix(self) -> str:
+        """Button choice ids starting with this prefix go to the extension."""
+        ...
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """Command names (without a slash) the extension answers."""
+        ...
 
     async def on_button(self, ctx: TurnContext, choice: str) -> None:
         """A press on one of the extension's buttons."""

@@ -8,10 +8,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.app import Runtime
+from bot.nudges.data import member_nudge_data
 from bot.nudges.texts import parse_answer
 from bot.types import Incoming
 from storage.models import Member, MemberSkill, StaffAlert
-from storage.models_nudges import NudgePrefs, NudgeResponse
+from storage.models_nudges import NudgeOutbox, NudgePrefs, NudgeResponse
 from tests.chat import Chat
 from tests.conftest import Database
 from tests.test_nudges_support import (
@@ -261,3 +262,27 @@ async def test_someone_elses_nudge_is_not_theirs(sqlite_db: Database, tmp_path: 
         assert parse_answer(f"nudge:{theirs}:y") == (theirs, "yes")
         async with rt.sessionmaker() as session:
             assert (await session.execute(select(NudgeResponse))).first() is None
+
+
+async def test_forget_me_removes_every_nudge_row(database: Database, tmp_path: Path) -> None:
+    """After /forget, nothing about the member is left in the nudge tables."""
+    clock = FakeClock()
+    async with nudge_runtime(database, tmp_path, clock) as rt:
+        chat = await onboarded(rt, clock)
+        async with rt.sessionmaker.begin() as session:
+            await add_opportunity(session, "Cook lunch", "cooking")
+        _, choices = await nudged(rt, clock)
+        await chat._send(Incoming("button", next(c for c in choices if c.endswith(":n")), 0))
+        async with rt.sessionmaker() as session:
+            member = (await session.execute(select(Member))).scalar_one()
+            kept = await member_nudge_data(session, member.id)
+        assert kept["nudge_settings"]["on"] is True
+        assert [n["answer"] for n in kept["nudges"]] == ["no"]
+
+        await chat.cmd("forget")
+        await chat.press("forget_yes")
+        assert chat.keys == ["forget.done"]
+        async with rt.sessionmaker() as session:
+            for table in (NudgePrefs, NudgeOutbox, NudgeResponse):
+                count = await session.execute(select(func.count()).select_from(table))
+                assert count.scalar() == 0, table.__tablename__

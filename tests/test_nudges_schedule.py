@@ -260,3 +260,22 @@ def test_fast_best_pick_agrees_with_the_full_ranking() -> None:
         )
         if best and expected:
             assert abs(best.score - expected.score) < 1e-9
+
+
+def test_calls_after_a_stall_never_exceed_the_rate_in_any_second() -> None:
+    """Slots taken early but used late (a slow commit) still give at most 30 calls a second."""
+    clock = VirtualClock()
+    pacer = Pacer(30, clock=clock, sleep=clock.sleep)
+    calls: list[float] = []
+
+    async def go() -> None:
+        for chat in range(60):
+            await pacer.wait(chat)
+        clock.t += 2.0  # everything stalls; 60 slots are now in the past
+        for _ in range(60):
+            await pacer.before_call()
+            calls.append(clock())
+
+    clock.run(go())
+    assert all(sum(1 for t in calls if s <= t < s + 1 - 1e-9) <= 30 for s in calls)
+    assert max(calls) - min(calls) >= 1.0

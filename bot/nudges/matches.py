@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -61,41 +61,7 @@ async def propose_matches(
 ) -> list[PeerMatch]:
     """Find new skill swaps in each network and store them for staff (members hear nothing)."""
     now = now or utcnow()
-    teacher, learner = aliased(Member), aliased(Member)
-    candidates = (
-        await session.execute(
-            select(
-                MemberSkill.member_id,
-                LearningWish.member_id,
-                MemberSkill.skill_id,
-                MemberSkill.category,
-                MemberSkill.label,
-                teacher.network,
-            )
-            .join(LearningWish, LearningWish.skill_id == MemberSkill.skill_id)
-            .join(teacher, teacher.id == MemberSkill.member_id)
-            .join(learner, learner.id == LearningWish.member_id)
-            .outerjoin(
-                PeerMatch,
-                and_(
-                    PeerMatch.teacher_id == MemberSkill.member_id,
-                    PeerMatch.learner_id == LearningWish.member_id,
-                    PeerMatch.skill_id == MemberSkill.skill_id,
-                ),
-            )
-            .where(
-                MemberSkill.status == "confirmed",
-                PeerMatch.id.is_(None),
-                teacher.network == learner.network,
-                teacher.id != learner.id,
-                teacher.consent.is_(True),
-                learner.consent.is_(True),
-                teacher.telegram_id.is_not(None),
-                learner.telegram_id.is_not(None),
-            )
-            .limit(limit * 4)
-        )
-    ).all()
+    candidates = await _candidates(session)
     if not candidates:
         return []
     people = {int(c[0]) for c in candidates} | {int(c[1]) for c in candidates}
@@ -159,6 +125,50 @@ async def propose_matches(
     for match in made:
         await repo.audit(session, "bot", "match_proposed", None, {"match_id": match.id})
     return made
+
+
+async def _candidates(session: AsyncSession) -> list[tuple[int, int, str, str, str, str]]:
+    """(teacher, learner, skill, category, label, network) pairs not proposed before.
+
+    Paired in Python by (network, skill): a join of every confirmed skill with
+    every wish is far too big for a database without the right indexes.
+    """
+    reachable = (Member.consent.is_(True), Member.telegram_id.is_not(None))
+    wishes = await session.execute(
+        select(LearningWish.member_id, LearningWish.skill_id, Member.network)
+        .join(Member, Member.id == LearningWish.member_id)
+        .where(LearningWish.skill_id.is_not(None), *reachable)
+    )
+    learners: dict[tuple[str, str], set[int]] = {}
+    for member_id, skill_id, network in wishes.all():
+        learners.setdefault((network, skill_id or ""), set()).add(int(member_id))
+    if not learners:
+        return []
+    existing = {
+        (int(t), int(lr), skill)
+        for t, lr, skill in (
+            await session.execute(
+                select(PeerMatch.teacher_id, PeerMatch.learner_id, PeerMatch.skill_id)
+            )
+        ).all()
+    }
+    skills = await session.execute(
+        select(
+            MemberSkill.member_id,
+            MemberSkill.skill_id,
+            MemberSkill.category,
+            MemberSkill.label,
+            Member.network,
+        )
+        .join(Member, Member.id == MemberSkill.member_id)
+        .where(MemberSkill.status == "confirmed", *reachable)
+    )
+    pairs = []
+    for teacher_id, skill_id, category, label, network in skills.all():
+        for learner_id in sorted(learners.get((network, skill_id), ())):
+            if learner_id != teacher_id and (teacher_id, learner_id, skill_id) not in existing:
+                pairs.append((int(teacher_id), learner_id, skill_id, category, label, network))
+    return pairs
 
 
 async def _reachable(session: AsyncSession, people: set[int]) -> set[int]:

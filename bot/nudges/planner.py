@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.nudges.prefs import NudgeDefaults, aware, new_prefs
 from bot.nudges.ranking import Catalogue, MemberFacts, OpenOpportunity
 from bot.nudges.schedule import Timing, is_quiet, next_slot, quiet_begins, zone
-from bot.nudges.sql import dialect, one_of
+from bot.nudges.sql import dialect, insert_ignoring_duplicates, one_of
 from storage.models import LearningWish, Member, MemberSkill, utcnow
 from storage.models_nudges import NudgeOutbox, NudgePrefs, NudgeResponse, Opportunity
 
@@ -166,8 +166,10 @@ class Planner:
             )
             if not ids:
                 return added
+            # A member choosing settings at this moment may create their row first.
             await session.execute(
-                insert(NudgePrefs), [new_prefs(i, self.defaults, now) for i in ids]
+                insert_ignoring_duplicates(PREFS, dialect(session)),
+                [new_prefs(i, self.defaults, now) for i in ids],
             )
             added += len(ids)
 

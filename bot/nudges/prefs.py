@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.nudges.schedule import Timing, default_days_mask, next_slot, valid_timezone
@@ -103,12 +104,22 @@ def new_prefs(member_id: int, defaults: NudgeDefaults, now: datetime) -> dict[st
 async def ensure_prefs(
     session: AsyncSession, member_id: int, defaults: NudgeDefaults, now: datetime | None = None
 ) -> NudgePrefs:
-    """The member's preferences row, created with the defaults when missing."""
+    """The member's preferences row, created with the defaults when missing.
+
+    The planning sweep may create the same row at the same moment; then its row is used.
+    """
     prefs = await session.get(NudgePrefs, member_id)
-    if prefs is None:
-        prefs = NudgePrefs(**new_prefs(member_id, defaults, now or utcnow()))
-        session.add(prefs)
-        await session.flush()
+    if prefs is not None:
+        return prefs
+    try:
+        async with session.begin_nested():
+            prefs = NudgePrefs(**new_prefs(member_id, defaults, now or utcnow()))
+            session.add(prefs)
+            await session.flush()
+    except IntegrityError:
+        prefs = await session.get(NudgePrefs, member_id, populate_existing=True)
+        if prefs is None:
+            raise
     return prefs
 
 

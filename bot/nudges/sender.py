@@ -18,16 +18,17 @@ How a nudge moves through the outbox::
   never sent again (a member never gets a nudge twice). Rows claimed but not yet
   tried go back to ``pending`` after the lease, or at once when the sender that
   claimed them is found dead on this machine.
-* Pacing: 30 a second overall and 1 a second per chat (:class:`Pacer`); a 429
-  pauses every send for ``retry_after``; quiet hours are checked at the moment
-  of sending, and a nudge that missed its window waits for the member's next
-  good time.
+* Pacing: ``rate`` a second overall (never more in any 1-second window) and 1
+  a second per chat (:class:`Pacer`); a 429 pauses every send for
+  ``retry_after``; quiet hours are checked at the moment of sending, and a nudge
+  that missed its window waits for the member's next good time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import secrets
 import socket
@@ -135,6 +136,44 @@ class Claimed:
     closes_on: date | None = None
 
 
+class InFlight:
+    """How many Telegram calls may be on the wire at once: only as many as the rate needs.
+
+    Each call on the wire is a nudge whose fate is unknown if the process dies
+    right then, so this keeps them few: about ``rate`` times the calls' latency,
+    with room to spare, between 1 and ``most``.
+    """
+
+    def __init__(self, most: int, *, rate: float) -> None:
+        """Allow at most ``most`` at once, fewer while calls are quick."""
+        self.most = max(1, most)
+        self.rate = rate
+        self.latency = 0.0
+        self._busy = 0
+        self._changed = asyncio.Condition()
+
+    @property
+    def allowed(self) -> int:
+        """Calls allowed on the wire now."""
+        return max(1, min(self.most, math.ceil(self.rate * self.latency * 1.5)))
+
+    def took(self, seconds: float) -> None:
+        """Learn from one call's latency (a moving average)."""
+        self.latency = seconds if self.latency == 0 else 0.8 * self.latency + 0.2 * seconds
+
+    async def __aenter__(self) -> None:
+        """Wait for room on the wire."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._busy < self.allowed)
+            self._busy += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Make room."""
+        async with self._changed:
+            self._busy -= 1
+            self._changed.notify_all()
+
+
 def worker_name() -> str:
     """A name for this sender process: host, process id and a random part."""
     host = socket.gethostname()[:30]
@@ -179,6 +218,7 @@ class NudgeService:
         self.worker = (worker or worker_name())[:64]
         self.batch = batch
         self.concurrency = concurrency
+        self._gate = InFlight(concurrency, rate=1.0 / self.pacer.interval)
         self.lease = lease
         self.max_attempts = max_attempts
         self.now = now
@@ -311,11 +351,10 @@ class NudgeService:
     async def _send_all(self, rows: list[Claimed]) -> SendReport:
         """Send a claimed batch: paced, a few calls at a time, each row on its own."""
         report = SendReport()
-        gate = asyncio.Semaphore(self.concurrency)
 
         async def one(row: Claimed) -> None:
             await self.pacer.wait(row.chat_id)
-            async with gate:
+            async with self._gate:
                 await self._attempt(row, report)
 
         await asyncio.gather(*(one(r) for r in rows))
@@ -345,11 +384,13 @@ class NudgeService:
             )
             report.deferred += 1
             return
-        await self.pacer.wait_pause()
+        reply = self._render(row)
+        await self.pacer.before_call()
         if not await self._mark_sending(row, self.now()):
             return  # another sender took it over after our lease ran out
+        started = time.monotonic()
         try:
-            message_id = await self.sender.send_nudge(row.chat_id, self._render(row))
+            message_id = await self.sender.send_nudge(row.chat_id, reply)
         except RetryLater as exc:
             self.pacer.pause(exc.retry_after)
             report.rate_limited += 1
@@ -388,6 +429,7 @@ class NudgeService:
                 report.retried += 1
             log.warning("nudge %d not sent (%s); attempt %d", row.id, type(exc).__name__, attempts)
         else:
+            self._gate.took(time.monotonic() - started)
             await self._finish(
                 row, "sending", status="sent", sent_at=self.now(), message_id=message_id
             )

@@ -6,14 +6,25 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, Insert, Integer, Table, any_, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def dialect(session: AsyncSession) -> str:
     """The database dialect name of a session ("sqlite", "postgresql")."""
     return session.bind.dialect.name if session.bind is not None else ""
+
+
+def insert_ignoring_duplicates(table: Table, dialect_name: str) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` (rows whose key exists are left alone)."""
+    if dialect_name == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing()
+    if dialect_name == "sqlite":
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return insert(table)
 
 
 def one_of(column: Any, ids: Sequence[int], dialect_name: str) -> ColumnElement[bool]:

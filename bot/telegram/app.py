@@ -179,6 +179,8 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
     """Run the bot on Telegram until SIGINT/SIGTERM (or ``stop``)."""
     from bot.app import open_runtime
     from bot.jobs import start_scheduler
+    from bot.nudges.jobs import add_nudge_jobs
+    from bot.nudges.ptb import TelegramNudgeSender
     from bot.staff.desk import StaffCommands
     from bot.staff.labels import Labels
     from bot.staff.roles import recipients
@@ -199,14 +201,24 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
         )
         app = build_application(settings, channel)
         scheduler = None
+        nudges = None
         try:
             if await start_bot(app, stop):
                 scheduler = start_scheduler(
                     runtime.sessionmaker, settings, sender=channel, recipients=recipients
                 )
+                nudges = add_nudge_jobs(
+                    scheduler,
+                    runtime.sessionmaker,
+                    runtime.content,
+                    settings,
+                    TelegramNudgeSender(app.bot),
+                )
                 menus = command_menus(runtime.content.messages, runtime.content.default_language)
                 await serve(app, channel, settings, stop, menus)
         finally:
+            if nudges is not None:
+                await nudges.stop()
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             await app.shutdown()

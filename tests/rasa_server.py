@@ -1,8 +1,9 @@
 """Pytest plugin: a real Rasa NLU server on loopback for the whole test session.
 
 Fixtures:
-- ``rasa_paths``  (session) the project's NLU paths; skips when ``.venv-rasa`` is
-  missing, fails instead when ``SKILLSPARK_REQUIRE_RASA=1`` (CI);
+- ``rasa_paths``  (session) the project's NLU paths; skips when ``.venv-rasa`` (or
+  ``$SKILLSPARK_RASA_VENV``) is missing, fails instead when
+  ``SKILLSPARK_REQUIRE_RASA=1`` (CI);
 - ``rasa_model``  (session) the trained model (trains only if inputs changed);
 - ``rasa_server`` (session) a started :class:`RasaServer` on a free port in 5105-5199;
 - ``rasa_client`` (function) a :class:`RasaUnderstanding` for that server;
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -37,11 +39,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def rasa_paths() -> NluPaths:
     """The project's NLU paths, or a skip (a failure in CI) without ``.venv-rasa``."""
-    paths = NluPaths(
-        root=PROJECT_ROOT,
-        models_dir=PROJECT_ROOT / "models",
-        venv=PROJECT_ROOT / ".venv-rasa",
-    )
+    venv = os.environ.get("SKILLSPARK_RASA_VENV") or str(PROJECT_ROOT / ".venv-rasa")
+    paths = NluPaths(root=PROJECT_ROOT, models_dir=PROJECT_ROOT / "models", venv=Path(venv))
     if not paths.venv_ready():
         reason = (
             f"Rasa environment missing at {paths.venv}; "

@@ -38,7 +38,7 @@ from typing import Any
 
 from telegram.request import BaseRequest, RequestData
 
-from bot.app import open_runtime
+from bot.app import open_runtime, settle_memory
 from bot.settings import Settings
 from bot.telegram.app import build_application, engine_limit
 from bot.telegram.channel import TelegramChannel
@@ -284,11 +284,16 @@ async def run_phases(
             await turn(tg, member)
             sent += 1
 
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     await asyncio.gather(*(hammer(m) for m in members))
     elapsed = time.perf_counter() - began
-    per_second = len(members) * args.turns / elapsed
-    print(f"{label} sustained: {per_second:7.0f} updates/s ({len(members) * args.turns} updates)")
+    updates = len(members) * args.turns
+    per_second = updates / elapsed
+    cpu_ms = (time.process_time() - cpu_began) * 1000 / updates
+    print(
+        f"{label} sustained: {per_second:7.0f} updates/s ({updates} updates; "
+        f"{cpu_ms:.2f} ms CPU each, simulated members included)"
+    )
     return per_second, sent
 
 
@@ -339,6 +344,7 @@ async def bench_in(workdir: Path, args: argparse.Namespace, engine_factory: str)
         began = time.perf_counter()
         await onboard(runtime.engine, members)
         print(f"(onboarded {len(members)} members in {time.perf_counter() - began:.1f} s)")
+        settle_memory()  # as `skillspark run` does once it has started
         nlu = "with Rasa" if args.rasa_url else "rules NLU"
         _, sent = await measure(runtime.engine, f"full ({nlu}):")
     check_nothing_lost(workdir / "bench.db", sent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +33,18 @@ class Runtime:
     understanding: Understanding
     finder: SkillFinder
     engine: Engine
+
+
+def settle_memory() -> None:
+    """Move everything loaded at start-up out of the garbage collector's way.
+
+    The skill finder, the content and the libraries leave a few million
+    long-lived objects; a full collection walked them all and paused the bot
+    for 100-170 ms now and then (the p99 of reply times). Frozen objects are
+    never scanned; what is created afterwards is collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def load_app_content(settings: Settings) -> Content:

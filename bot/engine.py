@@ -38,7 +38,7 @@ from bot.types import (
     Understanding,
 )
 from storage import repo
-from storage.models import ConversationState, Member, ProcessedInput, utcnow
+from storage.models import ConversationState, Member, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -257,13 +257,17 @@ class TurnContext:
         """Add a message without buttons."""
         self._engine._say(self._turn, key, **values)
 
+    def reply(self, reply: Reply) -> None:
+        """Add a message the extension composed itself (text from several message keys)."""
+        self._turn.replies.append(reply)
+
     def offer(self, key: str, buttons: tuple[tuple[str, str], ...], **values: str) -> None:
         """Add a message with the extension's own buttons (choice ids carry its prefix).
 
         These buttons are not the member's current question: pressing one later is
         routed back to the extension, whatever question the member is on.
         """
-        self._turn.replies.append(
+        self.reply(
             Reply(
                 key=key,
                 text=self.text(key, **values),
@@ -274,7 +278,7 @@ class TurnContext:
 
     def offer_labels(self, key: str, buttons: tuple[tuple[str, str], ...], **values: str) -> None:
         """Like :meth:`offer`, with button labels already written (member's own words)."""
-        self._turn.replies.append(
+        self.reply(
             Reply(
                 key=key,
                 text=self.text(key, **values),
@@ -410,13 +414,12 @@ class Engine:
             if dedup_key:
                 if self._recent_keys.get(dedup_key):
                     return []
-                session.add(ProcessedInput(key=dedup_key[:64], member_id=db_member.id))
+                await repo.record_input(session, dedup_key, db_member.id)
             turn = Turn(session, db_member, state, dict(state.data or {}))
             await self._dispatch(turn, incoming, understood)
             if not turn.erased:
                 now = utcnow()
-                state.data = turn.data
-                state.updated_at = now
+                await repo.save_state(session, state, turn.data, now)
                 last = db_member.last_active_at
                 if last is not None and last.tzinfo is None:
                     last = last.replace(tzinfo=UTC)
@@ -631,7 +634,7 @@ class Engine:
         """Keep an answer verbatim, but only once the member has consented."""
         if not turn.consented:
             return None
-        answer = await repo.add_answer(
+        answer_id = await repo.add_answer(
             turn.session,
             turn.member.id,
             question_id or self._question_id(turn),
@@ -641,8 +644,8 @@ class Engine:
             intent=intent,
             max_chars=self.settings.max_text_chars,
         )
-        turn.last_answer_id = answer.id
-        return answer.id
+        turn.last_answer_id = answer_id
+        return answer_id
 
     # ------------------------------------------------------------------- commands
 
@@ -1104,7 +1107,7 @@ class Engine:
             await self._next_topic(turn)
             return
         topic, question = current
-        answer_id = await self._last_answer_id(turn)
+        answer_id = turn.last_answer_id
         if topic.wishes and choice in ("yes", "a_bit", "learn"):
             if question.reflect:
                 self._say(turn, question.reflect)
@@ -1154,10 +1157,6 @@ class Engine:
         else:
             self._say(turn, "answer.skipped")
             await self._advance(turn)
-
-    async def _last_answer_id(self, turn: Turn) -> int | None:
-        """The id of the answer stored in this turn, if any."""
-        return turn.last_answer_id
 
     async def _learning_wish(
         self, turn: Turn, question: Question | None, u: Understood | None, answer_id: int | None

@@ -12,6 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+from storage.sqlite_inline import inline_connect
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -20,18 +22,25 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
+def make_engine(
+    url: str, *, schema: str | None = None, echo: bool = False, sqlite_inline: bool = True
+) -> AsyncEngine:
     """Create an async engine; SQLite gets WAL mode, PostgreSQL an optional schema.
 
     ``schema`` (PostgreSQL only) sets the connection's ``search_path`` so a test
     run can keep its tables in a schema of its own and drop it afterwards.
+    SQLite calls run on the event loop's thread (:mod:`storage.sqlite_inline`)
+    unless ``sqlite_inline`` is False (then aiosqlite's worker threads run them).
     """
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
+        if sqlite_inline:
+            kwargs["connect_args"] = {"async_creator_fn": inline_connect}
+        else:
+            kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
         kwargs["pool_size"] = 10
@@ -39,19 +48,22 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> A
             kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
-        _install_sqlite_pragmas(engine)
+        _install_sqlite_pragmas(engine, busy_timeout_ms=0 if sqlite_inline else 30_000)
     return engine
 
 
-def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
-    """Turn on WAL, foreign keys and a busy timeout on every SQLite connection."""
+def _install_sqlite_pragmas(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
+    """Turn on WAL, foreign keys and the busy timeout on every SQLite connection.
+
+    Inline connections wait for other processes' locks outside SQLite (timeout 0).
+    """
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

@@ -8,9 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +39,13 @@ from storage.models import (
     StaffAlert,
     utcnow,
 )
+
+
+def table_of(model: type[Base]) -> Table:
+    """The table behind an ORM class (for Core statements)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 async def find_member(session: AsyncSession, channel: str, external_id: str) -> Member | None:
@@ -61,6 +80,25 @@ async def get_or_create_member(
     return member, True
 
 
+def _state_query(where: ColumnElement[bool], *, lock: bool) -> Select[Member, ConversationState]:
+    """Member and conversation state in one query (the state row locked when ``lock``)."""
+    stmt = (
+        select(Member, ConversationState)
+        .join(ConversationState, ConversationState.member_id == Member.id)
+        .where(where)
+    )
+    return stmt.with_for_update(of=ConversationState) if lock else stmt
+
+
+#: Built once: building a statement costs more than running it on SQLite.
+_BY_TELEGRAM = {
+    lock: _state_query(Member.telegram_id == bindparam("key"), lock=lock) for lock in (False, True)
+}
+_BY_LOCAL = {
+    lock: _state_query(Member.local_id == bindparam("key"), lock=lock) for lock in (False, True)
+}
+
+
 async def member_and_state(
     session: AsyncSession, channel: str, external_id: str, *, network: str, language: str
 ) -> tuple[Member, ConversationState]:
@@ -68,21 +106,16 @@ async def member_and_state(
 
     On PostgreSQL the state row is locked for the rest of the transaction.
     """
+    lock = session.bind is not None and session.bind.dialect.name == "postgresql"
+    key: int | str
     if channel == "telegram":
         try:
-            where = Member.telegram_id == int(external_id)
+            key, stmt = int(external_id), _BY_TELEGRAM[lock]
         except ValueError:
-            where = Member.local_id == f"tg:{external_id}"[:64]
+            key, stmt = f"tg:{external_id}"[:64], _BY_LOCAL[lock]
     else:
-        where = Member.local_id == external_id[:64]
-    stmt = (
-        select(Member, ConversationState)
-        .join(ConversationState, ConversationState.member_id == Member.id)
-        .where(where)
-    )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=ConversationState)
-    row = (await session.execute(stmt)).first()
+        key, stmt = external_id[:64], _BY_LOCAL[lock]
+    row = (await session.execute(stmt, {"key": key})).first()
     if row is None:
         member, _ = await get_or_create_member(
             session, channel, external_id, network=network, language=language
@@ -92,6 +125,16 @@ async def member_and_state(
     if state is None:
         state = await load_state(session, member.id)
     return member, state
+
+
+async def record_input(session: AsyncSession, key: str, member_id: int | None) -> None:
+    """Record a channel update key in this transaction (IntegrityError when seen before)."""
+    await session.execute(_INSERT_INPUT, {"key": key[:64], "member_id": member_id, "at": utcnow()})
+
+
+_INSERT_INPUT = insert(table_of(ProcessedInput)).values(
+    key=bindparam("key"), member_id=bindparam("member_id"), created_at=bindparam("at")
+)
 
 
 async def input_seen(session: AsyncSession, key: str) -> bool:
@@ -135,30 +178,39 @@ async def add_answer(
     choice: str | None = None,
     intent: str | None = None,
     max_chars: int = 2000,
-) -> Answer:
-    """Store what the member said, verbatim; long text is cut and the cut recorded."""
-    truncated = len(text) > max_chars
-    answer = Answer(
-        member_id=member_id,
-        question_id=question_id[:96],
-        kind=kind,
-        choice=choice,
-        text=text[:max_chars],
-        truncated=truncated,
-        original_length=len(text),
-        intent=intent,
-        created_at=utcnow(),
-    )
-    session.add(answer)
-    await session.flush()
-    return answer
+) -> int:
+    """Store what the member said, verbatim; long text is cut and the cut recorded.
+
+    Returns the answer's id. (Core inserts here and below: these run on every
+    turn, and the ORM's unit of work costs several times the insert itself.)
+    """
+    row = {
+        "member_id": member_id,
+        "question_id": question_id[:96],
+        "kind": kind,
+        "choice": choice,
+        "text": text[:max_chars],
+        "truncated": len(text) > max_chars,
+        "original_length": len(text),
+        "intent": intent,
+        "created_at": utcnow(),
+    }
+    result = cast(CursorResult[Any], await session.execute(_INSERT_ANSWER, row))
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+_INSERT_ANSWER = insert(table_of(Answer))
+_SKILLS = table_of(MemberSkill).c
+_SKILL_STATUSES = select(MemberSkill.skill_id, MemberSkill.status).where(
+    MemberSkill.member_id == bindparam("member_id")
+)
 
 
 async def skill_statuses(session: AsyncSession, member_id: int) -> dict[str, str]:
     """Each skill id proposed to the member and its status."""
-    rows = await session.execute(
-        select(MemberSkill.skill_id, MemberSkill.status).where(MemberSkill.member_id == member_id)
-    )
+    rows = await session.execute(_SKILL_STATUSES, {"member_id": member_id})
     return {skill_id: status for skill_id, status in rows.all()}
 
 
@@ -172,36 +224,96 @@ async def set_skill(
     status: str,
     source: str,
     evidence_answer_id: int | None,
-) -> MemberSkill:
-    """Create or update the member's record for one skill."""
-    row = (
-        await session.execute(
-            select(MemberSkill).where(
-                MemberSkill.member_id == member_id, MemberSkill.skill_id == skill_id
-            )
-        )
-    ).scalar_one_or_none()
+) -> None:
+    """Create or update the member's record for one skill (one upsert statement)."""
     now = utcnow()
-    if row is None:
-        row = MemberSkill(
-            member_id=member_id,
-            skill_id=skill_id,
-            category=category,
-            label=label,
-            status=status,
-            source=source,
-            evidence_answer_id=evidence_answer_id,
-            created_at=now,
-            updated_at=now,
+    row = {
+        "member_id": member_id,
+        "skill_id": skill_id,
+        "category": category,
+        "label": label,
+        "status": status,
+        "source": source,
+        "evidence_answer_id": evidence_answer_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await session.execute(_skill_upsert(session), row)
+
+
+_SKILL_UPSERTS: dict[str, Any] = {}
+
+
+def _skill_upsert(session: AsyncSession) -> Any:
+    """``INSERT ... ON CONFLICT (member_id, skill_id) DO UPDATE`` for the session's database.
+
+    An existing record keeps its category, label, source and first evidence
+    unless new evidence is given.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    stmt = _SKILL_UPSERTS.get(dialect)
+    if stmt is None:
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        base = module.insert(table_of(MemberSkill))
+        stmt = base.on_conflict_do_update(
+            index_elements=[_SKILLS.member_id, _SKILLS.skill_id],
+            set_={
+                "status": base.excluded.status,
+                "updated_at": base.excluded.updated_at,
+                "evidence_answer_id": func.coalesce(
+                    base.excluded.evidence_answer_id, _SKILLS.evidence_answer_id
+                ),
+            },
         )
-        session.add(row)
-    else:
-        row.status = status
-        row.updated_at = now
-        if evidence_answer_id is not None:
-            row.evidence_answer_id = evidence_answer_id
-    await session.flush()
-    return row
+        _SKILL_UPSERTS[dialect] = stmt
+    return stmt
+
+
+async def save_state(
+    session: AsyncSession, state: ConversationState, data: dict[str, Any], now: datetime
+) -> None:
+    """Write the conversation state with one UPDATE and stop tracking the object.
+
+    (The engine saves the state on every turn; this avoids the ORM's unit of
+    work, which costs several times the statement.)
+    """
+    values = {
+        "b_member_id": state.member_id,
+        "b_status": state.status,
+        "b_flow_id": state.flow_id,
+        "b_step_id": state.step_id,
+        "b_phase": state.phase,
+        "b_seq": state.seq,
+        "b_session_no": state.session_no,
+        "b_data": data,
+        "b_updated_at": now,
+    }
+    await session.execute(_SAVE_STATE, values)
+    state.data = data
+    state.updated_at = now
+    session.expunge(state)
+
+
+_STATES = table_of(ConversationState).c
+_SAVE_STATE = (
+    update(table_of(ConversationState))
+    .where(_STATES.member_id == bindparam("b_member_id"))
+    .values(
+        {
+            column: bindparam(f"b_{column}")
+            for column in (
+                "status",
+                "flow_id",
+                "step_id",
+                "phase",
+                "seq",
+                "session_no",
+                "data",
+                "updated_at",
+            )
+        }
+    )
+)
 
 
 async def add_wish(

@@ -13,10 +13,10 @@ import yaml
 from telegram import Bot, Update
 
 from bot.easyread import check_text
+from bot.logs import protect_logs
 from bot.telegram.app import api_base_urls, command_menus
 from bot.telegram.channel import TELEGRAM_KEYS
 from bot.telegram.lanes import Lanes
-from bot.telegram.logsafe import protect_logs
 from bot.telegram.render import decode_callback, encode_callback, keyboard, split_text
 from bot.telegram.routing import GroupChat, Ignore, ToEngine, route_update
 from bot.types import Button, Incoming, MemberKey

@@ -16,10 +16,10 @@ from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, TypeH
 from telegram.request import BaseRequest
 
 from bot.content import Content
+from bot.logs import protect_logs
 from bot.settings import Settings
 from bot.telegram.channel import MENU_COMMANDS, TELEGRAM_KEYS, EngineLike, TelegramChannel, Texts
 from bot.telegram.limiter import PacedRateLimiter
-from bot.telegram.logsafe import protect_logs
 from bot.telegram.serve import Backoff, poll_updates, serve_webhook, wait_or_stop
 from storage.db import is_sqlite
 
@@ -177,7 +177,7 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Run the bot on Telegram until SIGINT/SIGTERM (or ``stop``)."""
-    from bot.app import open_runtime
+    from bot.app import open_runtime, settle_memory
     from bot.jobs import start_scheduler
     from bot.nudges.jobs import add_nudge_jobs
     from bot.nudges.ptb import TelegramNudgeSender
@@ -215,6 +215,7 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
                     TelegramNudgeSender(app.bot),
                 )
                 menus = command_menus(runtime.content.messages, runtime.content.default_language)
+                settle_memory()
                 await serve(app, channel, settings, stop, menus)
         finally:
             if nudges is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
+from telegram.warnings import PTBUserWarning
 
 from bot.telegram.lanes import Lanes
 from bot.telegram.render import MAX_CAPTION, keyboard, split_text
@@ -44,6 +46,35 @@ TELEGRAM_KEYS = (
     TALK_BUTTON,
     SORRY,
 )
+
+
+warnings.filterwarnings(
+    "ignore",
+    message=r"Please use 'Bot\.(sendMessage|editMessageReplyMarkup)'",
+    category=PTBUserWarning,
+)
+
+
+async def call_unread(bot: Bot, method: str, params: dict[str, Any]) -> Any:
+    """A Bot API call whose answer is used raw, not made into PTB objects.
+
+    ``Bot.do_api_request`` goes through the same request, retry and rate-limit
+    path as ``Bot.send_message``; it only skips turning the answer into a
+    ``Message``, which cost more than the rest of the call (PTB warns that a
+    typed method exists; that warning is silenced above for these two).
+    """
+    return await bot.do_api_request(method, api_kwargs=params)
+
+
+async def send_text(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
+) -> int | None:
+    """Send one text message; returns its message id."""
+    params: dict[str, Any] = {"chat_id": chat_id, "text": text}
+    if markup is not None:
+        params["reply_markup"] = markup
+    sent = await call_unread(bot, "sendMessage", params)
+    return int(sent["message_id"]) if isinstance(sent, dict) else None
 
 
 class EngineLike(Protocol):
@@ -204,9 +235,10 @@ class TelegramChannel:
             caption = parts.pop()
         remaining = len(parts) + len(files)
         last: Message | None = None
+        last_id: int | None = None
         for part in parts:
             remaining -= 1
-            last = await bot.send_message(chat_id, part, reply_markup=None if remaining else markup)
+            last_id = await send_text(bot, chat_id, part, None if remaining else markup)
         for filename, content in files:
             remaining -= 1
             mark = None if remaining else markup
@@ -217,8 +249,10 @@ class TelegramChannel:
                     chat_id, content, filename=filename, caption=caption, reply_markup=mark
                 )
             caption = None
-        if markup is not None and last is not None:
-            await self._track_keyboard(bot, chat_id, reply.seq, last.message_id)
+        if last is not None:
+            last_id = last.message_id
+        if markup is not None and last_id is not None:
+            await self._track_keyboard(bot, chat_id, reply.seq, last_id)
 
     async def _track_keyboard(
         self, bot: Bot, chat_id: int, seq: int | None, message_id: int
@@ -243,7 +277,9 @@ class TelegramChannel:
     async def _drop_keyboard(self, bot: Bot, chat_id: int, message_id: int) -> None:
         """Remove the buttons under one message (already gone or too old is fine)."""
         try:
-            await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+            await call_unread(
+                bot, "editMessageReplyMarkup", {"chat_id": chat_id, "message_id": message_id}
+            )
         except BadRequest as exc:
             log.debug("buttons of message %d not removed: %s", message_id, exc)
         except TelegramError as exc:

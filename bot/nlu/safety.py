@@ -526,8 +526,12 @@ _EVERYDAY = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)
 def distress_reason(text: str) -> str | None:
-    """The kind of danger the text suggests (``fear``, ``money``...), or ``None``."""
+    """The kind of danger the text suggests (``fear``, ``money``...), or ``None``.
+
+    Cached: the engine and the NLU client both check each message.
+    """
     if not text or not text.strip():
         return None
     for form in normalise(text):

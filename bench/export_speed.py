@@ -9,7 +9,8 @@ through the same function the CLI uses and prints seconds and peak memory:
 * CSV of every member (target: 3 s or less),
 * XLSX of every member, all five sheets (target: 15 s or less),
 * PDF of 500 one-page profiles (one network; target: 30 s or less),
-* peak resident memory of each export process (target: 400 MB or less).
+* peak resident memory of each export process (target: 400 MB or less; the
+  XLSX export's writer process counts too: both peaks are added up).
 
     .venv/bin/python bench/export_speed.py [--members 10000] [--reseed]
 """
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import resource
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -181,6 +184,45 @@ def seeded_members() -> int:
         engine.dispose()
 
 
+class HelperMemory:
+    """Samples the resident memory of this process's child processes (the XLSX writer).
+
+    ``getrusage(RUSAGE_CHILDREN)`` is no use for memory here: Linux counts in it
+    the parent's pages the child had before it started its own program.
+    """
+
+    def __init__(self, every: float = 0.02) -> None:
+        """Start sampling every ``every`` seconds in a background thread."""
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        """Sample until stopped."""
+        while not self._stop.wait(every):
+            for pid in self._children():
+                with contextlib.suppress(OSError, ValueError):
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+
+    @staticmethod
+    def _children() -> list[str]:
+        """The ids of this process's children."""
+        found: list[str] = []
+        with contextlib.suppress(OSError):
+            for task in Path("/proc/self/task").iterdir():
+                found += (task / "children").read_text().split()
+        return found
+
+    def stop(self) -> float:
+        """Stop sampling; the peak in MB."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb / 1024
+
+
 def run_one(fmt: str, network: str | None) -> None:
     """In a child process: one export; prints seconds, members and peak memory as JSON."""
     content = load_content(Settings(_env_file=None).dialogues_dir)  # type: ignore[call-arg]
@@ -199,11 +241,15 @@ def run_one(fmt: str, network: str | None) -> None:
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    helper_memory = HelperMemory()
     start = time.perf_counter()
     members, size = asyncio.run(go())
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu_before
+    # The XLSX export writes in a helper process of its own: its CPU time and memory.
+    helper = resource.getrusage(resource.RUSAGE_CHILDREN)
+    helper_peak_mb = helper_memory.stop()
     print(
         json.dumps(
             {
@@ -213,6 +259,8 @@ def run_one(fmt: str, network: str | None) -> None:
                 "members": members,
                 "bytes": size,
                 "peak_mb": peak / 1024,
+                "helper_cpu_seconds": helper.ru_utime + helper.ru_stime,
+                "helper_peak_mb": helper_peak_mb,
                 "start_mb": before / 1024,
             }
         )
@@ -242,13 +290,21 @@ def main() -> None:
         found = subprocess.run(cmd, check=True, capture_output=True, text=True)
         result = json.loads(found.stdout.strip().splitlines()[-1])
         results.append(result)
-        within = result["seconds"] <= TARGETS[fmt] and result["peak_mb"] <= MEMORY_TARGET_MB
+        # Both processes run at once: their peaks added up bound the memory taken.
+        memory = result["peak_mb"] + result["helper_peak_mb"]
+        within = result["seconds"] <= TARGETS[fmt] and memory <= MEMORY_TARGET_MB
+        helper = ""
+        if result["helper_cpu_seconds"] > 0.05:
+            helper = (
+                f"  + writer process: CPU {result['helper_cpu_seconds']:.1f} s, "
+                f"peak {result['helper_peak_mb']:.0f} MB"
+            )
         print(
             f"{fmt:>4}: {result['members']:>6} members  {result['seconds']:6.1f} s "
             f"(target {TARGETS[fmt]:.0f} s; CPU {result['cpu_seconds']:.1f} s)  "
             f"peak {result['peak_mb']:5.0f} MB "
-            f"(after imports {result['start_mb']:.0f} MB)  {result['bytes'] / 1e6:7.1f} MB file  "
-            f"{'OK' if within else 'OVER TARGET'}"
+            f"(after imports {result['start_mb']:.0f} MB)  {result['bytes'] / 1e6:7.1f} MB file"
+            f"{helper}  {'OK' if within else 'OVER TARGET'}"
         )
 
 

@@ -143,7 +143,7 @@ def test_a_program_that_forgets_to_close_still_exits(tmp_path: Path) -> None:
         from storage.db import make_engine
 
         async def main():
-            engine = make_engine("sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+            engine = make_engine("sqlite+aiosqlite:///{tmp_path / "x.db"}")
             async with engine.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
             # no engine.dispose(): the pooled connection stays open

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.worksheet.worksheet import Worksheet
 from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,9 +25,17 @@ from bot.staff.data import ExportFilter
 from bot.staff.export import ExitCode, ExportError, ExportRequest, export_members
 from bot.staff.labels import Labels
 from bot.staff.pdf_export import Page, PdfExport
+from bot.staff.profiles import headers
+from bot.staff.xlsx_export import (
+    ANSWER_COLUMNS,
+    DATE_FORMAT,
+    RATING_COLUMNS,
+    SKILL_COLUMNS,
+    WISH_COLUMNS,
+)
 from storage import repo
 from storage.db import make_engine, make_sessionmaker, upgrade
-from storage.models import AuditEvent, Member
+from storage.models import Answer, AuditEvent, Member
 from tests.conftest import Database
 
 INJECTIONS = ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", "\t=1+1", "\r=1+1"]
@@ -91,9 +100,9 @@ async def add_member(
             session, member.id, "thanks.kind", "button", "yes", choice="yes"
         )
         for skill_id, category, label, status, evidence in (
-            ("make_hot_drinks", "cooking", "making hot drinks", "confirmed", text.id),
-            ("being_kind", "caring", "being kind", "confirmed", button.id),
-            ("cooking_meals", "cooking", "cooking meals", "declined", text.id),
+            ("make_hot_drinks", "cooking", "making hot drinks", "confirmed", text),
+            ("being_kind", "caring", "being kind", "confirmed", button),
+            ("cooking_meals", "cooking", "cooking meals", "declined", text),
         ):
             await repo.set_skill(
                 session,
@@ -102,10 +111,10 @@ async def add_member(
                 category=category,
                 label=label,
                 status=status,
-                source="finder" if evidence == text.id else "question",
+                source="finder" if evidence == text else "question",
                 evidence_answer_id=evidence,
             )
-        await repo.add_wish(session, member.id, label=wish, skill_id=None, answer_id=text.id)
+        await repo.add_wish(session, member.id, label=wish, skill_id=None, answer_id=text)
         for session_no, value in enumerate(ratings, start=1):
             await repo.add_rating(session, member.id, "start", value, session_no)
         return Seeded(member.id, name, network)
@@ -117,9 +126,12 @@ async def export(
     fmt: str,
     out: Path,
     filt: ExportFilter | None = None,
+    timezone: str = "UTC",
 ) -> list[int]:
     """Run an export as the CLI would; the exported member ids."""
-    request = ExportRequest(fmt=fmt, filt=filt or ExportFilter(), actor="cli:test")
+    request = ExportRequest(
+        fmt=fmt, filt=filt or ExportFilter(), actor="cli:test", timezone=timezone
+    )
     done = await export_members(sm, request, out, labels)
     assert done.path == out and done.size > 0
     return done.member_ids
@@ -245,6 +257,16 @@ async def test_xlsx_has_every_sheet_with_headers_filters_widths_and_real_dates(
         assert sheet["A1"].value == "Member id" and sheet["A1"].font.b
         widths = [d.width for d in sheet.column_dimensions.values()]
         assert widths and all(w >= 10 for w in widths), sheet.title
+    assert _header(book, "Members") == headers(labels)
+    for name, columns in SHEET_COLUMNS.items():
+        assert _header(book, name) == [header for header, _, _ in columns], name
+        for col, (_, width, dated) in enumerate(columns):
+            assert 0 <= _width(book[name], col + 1) - width < 1, (name, col)  # Excel pads
+            cell = book[name].cell(row=2, column=col + 1)
+            if dated:
+                assert cell.is_date and cell.number_format == DATE_FORMAT, (name, col)
+            else:
+                assert not cell.is_date, (name, col)
     members = list(book["Members"].iter_rows(min_row=2, values_only=True))
     assert len(members) == 1 and members[0][0] == sam.id
     consent_on = members[0][3]
@@ -273,6 +295,88 @@ async def test_xlsx_has_every_sheet_with_headers_filters_widths_and_real_dates(
         labels.messages["button.yes"],
     ]
     assert [a["How"] for a in answers] == ["own words", "button"]
+    async with sessionmaker() as session:
+        stored = (
+            await session.execute(
+                select(Answer.created_at).where(Answer.member_id == sam.id).order_by(Answer.id)
+            )
+        ).scalars()
+        given = [_to_the_millisecond(t.replace(tzinfo=None)) for t in stored]
+    assert [a["Given on"] for a in answers] == given  # real dates, to the millisecond
+
+
+def _to_the_millisecond(moment: datetime) -> datetime:
+    """A time rounded as spreadsheet readers round dates."""
+    return moment + timedelta(microseconds=round(moment.microsecond, -3) - moment.microsecond)
+
+
+SHEET_COLUMNS = {
+    "Skills": SKILL_COLUMNS,
+    "Learning wishes": WISH_COLUMNS,
+    "Confidence": RATING_COLUMNS,
+    "Answers": ANSWER_COLUMNS,
+}
+
+
+async def test_xlsx_sheets_go_on_past_excel_row_limit_and_empty_ones_keep_their_header(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    labels: Labels,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sam = await add_member(sessionmaker, 311, "Sam", ratings=())
+    ana = await add_member(sessionmaker, 312, "Ana", ratings=())
+    monkeypatch.setattr("bot.staff.xlsx_export.MAX_DATA_ROWS", 4)  # Excel's is 1,048,575
+    out = tmp_path / "members.xlsx"
+
+    await export(sessionmaker, labels, "xlsx", out)
+
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == [
+        "Members",
+        "Skills",
+        "Skills 2",  # 6 skills: 4, then 2
+        "Learning wishes",
+        "Confidence",
+        "Answers",
+    ]
+    for sheet in book.worksheets:
+        assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref is not None, sheet.title
+        assert sheet["A1"].value == "Member id" and sheet["A1"].font.b, sheet.title
+    assert _header(book, "Skills 2") == _header(book, "Skills")
+    skills = _rows(book, "Skills") + _rows(book, "Skills 2")
+    assert len(_rows(book, "Skills")) == 4
+    assert [s[0] for s in skills] == [sam.id] * 3 + [ana.id] * 3  # nothing lost, in order
+    assert _rows(book, "Confidence") == []  # nobody rated: the header only
+    assert [a[0] for a in _rows(book, "Answers")] == [sam.id, sam.id, ana.id, ana.id]
+
+
+async def test_xlsx_dates_are_shown_in_the_chosen_time_zone(
+    sessionmaker: async_sessionmaker[AsyncSession], labels: Labels, tmp_path: Path
+) -> None:
+    await add_member(sessionmaker, 321, "Sam")
+
+    await export(sessionmaker, labels, "xlsx", tmp_path / "utc.xlsx")
+    await export(sessionmaker, labels, "xlsx", tmp_path / "india.xlsx", timezone="Asia/Kolkata")
+
+    utc, india = (openpyxl.load_workbook(tmp_path / f) for f in ("utc.xlsx", "india.xlsx"))
+    assert _rows(india, "Members")[0][3] == datetime(2026, 3, 1, 16, 0)  # 10:30 UTC + 5:30
+    shift = timedelta(hours=5, minutes=30)
+    for name, columns in SHEET_COLUMNS.items():
+        for col, (_, _, dated) in enumerate(columns):
+            if not dated:
+                continue
+            for here, there in zip(_rows(utc, name), _rows(india, name), strict=True):
+                assert isinstance(here[col], datetime) and isinstance(there[col], datetime)
+                assert abs(there[col] - here[col] - shift) < timedelta(seconds=1), name
+
+
+def _width(sheet: Worksheet, column: int) -> float:
+    """A column's width (neighbours of the same width share one entry in the file)."""
+    for dimension in sheet.column_dimensions.values():
+        if dimension.min <= column <= dimension.max:
+            return float(dimension.width)
+    raise AssertionError(f"column {column} of {sheet.title} has no width")
 
 
 def _header(book: openpyxl.Workbook, name: str) -> list[str]:
@@ -310,7 +414,7 @@ async def test_pdf_has_one_easy_read_page_per_member_with_text_kept_literally(
             label="being a good friend",
             status="confirmed",
             source="finder",
-            evidence_answer_id=said.id,
+            evidence_answer_id=said,
         )
     out = tmp_path / "pages.pdf"
 

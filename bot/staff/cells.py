@@ -9,7 +9,7 @@ runs. Numbers and dates are written as numbers and dates, never as text.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 #: Characters that make a spreadsheet read a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -60,3 +60,55 @@ def time_text(moment: datetime | None, zone: tzinfo = UTC) -> str:
     """A stored time as ``2026-11-25 14:03`` in ``zone`` (empty when unknown)."""
     local = local_time(moment, zone)
     return local.strftime("%Y-%m-%d %H:%M") if local else ""
+
+
+class SheetClock:
+    """Stored times as spreadsheet date numbers in one time zone, fast for long columns.
+
+    Takes a date number already worked out in UTC (SQLite does that, see
+    :func:`bot.staff.data.sheet_time`) or a stored time. A zone's offset from
+    UTC changes only a few times a year, so the offset is remembered for each
+    quarter of an hour; in a quarter hour holding a change, each time is worked
+    out on its own.
+    """
+
+    #: Quarter hours a day.
+    SLOTS = 96
+
+    def __init__(self, zone: tzinfo) -> None:
+        """A clock for ``zone``."""
+        self.zone = zone
+        #: True when the zone is UTC: UTC date numbers are already right.
+        self.is_utc = zone is UTC or getattr(zone, "key", None) in ("UTC", "Etc/UTC")
+        self._offsets: dict[int, float | None] = {}
+
+    def __call__(self, value: float | datetime | None) -> float | None:
+        """The spreadsheet date number of a stored time (a UTC number or a ``datetime``)."""
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            local = local_time(value, self.zone)
+            return None if local is None else sheet_date(local)
+        if self.is_utc:
+            return value
+        slot = int(value * self.SLOTS // 1)
+        try:
+            offset = self._offsets[slot]
+        except KeyError:
+            offset = self._offsets[slot] = self._slot_offset(slot)
+        if offset is None:
+            offset = self._offset(value)
+        return value + offset
+
+    def _offset(self, value: float) -> float:
+        """The zone's offset (in days) at one UTC date number."""
+        moment = (SHEET_EPOCH + timedelta(days=value)).replace(tzinfo=UTC)
+        shift = moment.astimezone(self.zone).utcoffset()
+        return (shift or timedelta()).total_seconds() / 86400
+
+    def _slot_offset(self, slot: int) -> float | None:
+        """The offset all through one quarter hour, or None when it changes inside it."""
+        start = slot / self.SLOTS
+        first = self._offset(start)
+        last = self._offset(start + (1 - 1e-9) / self.SLOTS)
+        return first if first == last else None

@@ -2,19 +2,23 @@
 
 Only members who said yes to sharing (``Member.consent is True``) are ever read:
 the consent test is part of every member query here. Members are paged by id
-(keyset paging), and each page's skills, wishes, ratings and answers are read
-with one query each, so memory stays flat however many members there are.
+(keyset paging), and each page's skills, wishes and ratings are read with one
+query each, so memory stays flat however many members there are.
+
+The XLSX export reads each of its long sheets (skills, wishes, ratings, answers)
+with one streamed query instead (:func:`sheet_rows`), joined to the members the
+filter selects, as plain rows in the sheet's order.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, null, select
+from sqlalchemy import ColumnElement, Float, Select, func, null, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -109,17 +113,6 @@ class RatingRow(NamedTuple):
     created_at: datetime
 
 
-class AnswerRow(NamedTuple):
-    """One stored answer."""
-
-    member_id: int
-    question_id: str
-    kind: str
-    choice: str | None
-    text: str
-    created_at: datetime
-
-
 @dataclass(frozen=True)
 class Needs:
     """What an export format reads besides the members."""
@@ -128,7 +121,6 @@ class Needs:
     skill_statuses: tuple[str, ...] | None = ("confirmed",)
     #: Read dates, sources and the question and words each skill and wish came from.
     details: bool = True
-    answers: bool = False
 
 
 @dataclass
@@ -139,7 +131,6 @@ class Batch:
     skills: dict[int, list[SkillRow]] = field(default_factory=dict)
     wishes: dict[int, list[WishRow]] = field(default_factory=dict)
     ratings: dict[int, list[RatingRow]] = field(default_factory=dict)
-    answers: dict[int, list[AnswerRow]] = field(default_factory=dict)
     opportunities: dict[int, list[str]] = field(default_factory=dict)
 
 
@@ -179,7 +170,7 @@ async def iter_batches(
 async def load_batch(
     session: AsyncSession, members: list[MemberRow], filt: ExportFilter, needs: Needs
 ) -> Batch:
-    """Read skills, wishes, ratings (and answers when needed) for these members."""
+    """Read skills, wishes and ratings for these members."""
     ids = [m.id for m in members]
     batch = Batch(members)
     batch.skills = await _grouped(session, _skills_query(ids, needs), SkillRow)
@@ -196,22 +187,6 @@ async def load_batch(
         .order_by(ConfidenceRating.member_id, ConfidenceRating.created_at, ConfidenceRating.id)
     )
     batch.ratings = await _grouped(session, ratings, RatingRow)
-    if needs.answers:
-        answers: Query = (
-            select(
-                Answer.member_id,
-                Answer.question_id,
-                Answer.kind,
-                Answer.choice,
-                Answer.text,
-                Answer.created_at,
-            )
-            .where(Answer.member_id.in_(ids))
-            .order_by(Answer.member_id, Answer.created_at, Answer.id)
-        )
-        if filt.since is not None:
-            answers = answers.where(Answer.created_at >= filt.since)
-        batch.answers = await _grouped(session, answers, AnswerRow)
     batch.opportunities = await load_opportunities(session, ids)
     return batch
 
@@ -286,6 +261,163 @@ async def _grouped(session: AsyncSession, stmt: Query, row_type: type[T]) -> dic
         for row in partition:
             grouped[row[0]].append(row_type(*row))
     return grouped
+
+
+# ------------------------------------------------------------ whole-sheet streams
+
+#: The Julian day number of spreadsheet day 0 (1899-12-30, midnight).
+_SHEET_EPOCH_JULIAN = 2_415_018.5
+
+Table = type[MemberSkill] | type[LearningWish] | type[ConfidenceRating] | type[Answer]
+
+
+@dataclass(frozen=True)
+class SheetSize:
+    """How many rows a sheet's query will give at most, and the last row id it may give.
+
+    Reading only rows up to ``last_id`` keeps rows added during the export out, so
+    the count made before writing stays an upper bound (nothing is cut off).
+    """
+
+    rows: int
+    last_id: int
+
+
+def sheet_time(column: Any, dialect: str) -> Any:
+    """A stored UTC time as a spreadsheet date number, worked out by SQLite itself.
+
+    SQLite keeps times as text; turning a million of them into ``datetime``
+    objects costs seconds, so SQLite gives the number directly (its Julian day
+    counts milliseconds: the number is right to well under a millisecond).
+    Other databases give the stored time, turned into a number in Python.
+    """
+    if dialect != "sqlite":
+        return column
+    return type_coerce(func.julianday(column) - _SHEET_EPOCH_JULIAN, Float)
+
+
+async def sheet_size(
+    session: AsyncSession, table: Table, filt: ExportFilter, answers_since: bool = False
+) -> SheetSize:
+    """How many of the table's rows belong to the selected members (and their last id)."""
+    stmt = (
+        select(func.count(), func.max(table.id))
+        .select_from(table)
+        .join(Member, table.member_id == Member.id)
+        .where(*filt.conditions())
+    )
+    if answers_since and filt.since is not None:
+        stmt = stmt.where(Answer.created_at >= filt.since)
+    count, last = (await session.execute(stmt)).one()
+    return SheetSize(int(count), int(last or 0))
+
+
+def skills_sheet_query(filt: ExportFilter, size: SheetSize, dialect: str) -> Query:
+    """Every skill of the selected members with its evidence, by member then age.
+
+    Columns: member id, first name, category, label, status, source, found on,
+    answered on (spreadsheet dates), question id, answer kind, answer text.
+    """
+    evidence = aliased(Answer)
+    return (
+        select(
+            MemberSkill.member_id,
+            Member.first_name,
+            MemberSkill.category,
+            MemberSkill.label,
+            MemberSkill.status,
+            MemberSkill.source,
+            sheet_time(MemberSkill.created_at, dialect),
+            sheet_time(MemberSkill.updated_at, dialect),
+            evidence.question_id,
+            evidence.kind,
+            evidence.text,
+        )
+        .join(Member, MemberSkill.member_id == Member.id)
+        .outerjoin(evidence, evidence.id == MemberSkill.evidence_answer_id)
+        .where(*filt.conditions(), MemberSkill.id <= size.last_id)
+        .order_by(MemberSkill.member_id, MemberSkill.created_at, MemberSkill.id)
+    )
+
+
+def wishes_sheet_query(filt: ExportFilter, size: SheetSize, dialect: str) -> Query:
+    """Every learning wish of the selected members with its evidence.
+
+    Columns: member id, first name, label, said on (a spreadsheet date),
+    question id, answer kind, answer text.
+    """
+    evidence = aliased(Answer)
+    return (
+        select(
+            LearningWish.member_id,
+            Member.first_name,
+            LearningWish.label,
+            sheet_time(LearningWish.created_at, dialect),
+            evidence.question_id,
+            evidence.kind,
+            evidence.text,
+        )
+        .join(Member, LearningWish.member_id == Member.id)
+        .outerjoin(evidence, evidence.id == LearningWish.answer_id)
+        .where(*filt.conditions(), LearningWish.id <= size.last_id)
+        .order_by(LearningWish.member_id, LearningWish.created_at, LearningWish.id)
+    )
+
+
+def ratings_sheet_query(filt: ExportFilter, size: SheetSize, dialect: str) -> Query:
+    """Every confidence rating of the selected members, oldest first.
+
+    Columns: member id, first name, said on (a spreadsheet date), moment,
+    chat number, value.
+    """
+    return (
+        select(
+            ConfidenceRating.member_id,
+            Member.first_name,
+            sheet_time(ConfidenceRating.created_at, dialect),
+            ConfidenceRating.moment,
+            ConfidenceRating.session_no,
+            ConfidenceRating.value,
+        )
+        .join(Member, ConfidenceRating.member_id == Member.id)
+        .where(*filt.conditions(), ConfidenceRating.id <= size.last_id)
+        .order_by(ConfidenceRating.member_id, ConfidenceRating.created_at, ConfidenceRating.id)
+    )
+
+
+def answers_sheet_query(filt: ExportFilter, size: SheetSize, dialect: str) -> Query:
+    """Every answer of the selected members (from ``since`` when given), oldest first.
+
+    Columns: member id, given on (a spreadsheet date), question id, kind,
+    choice, text.
+    """
+    stmt = (
+        select(
+            Answer.member_id,
+            sheet_time(Answer.created_at, dialect),
+            Answer.question_id,
+            Answer.kind,
+            Answer.choice,
+            Answer.text,
+        )
+        .join(Member, Answer.member_id == Member.id)
+        .where(*filt.conditions(), Answer.id <= size.last_id)
+        .order_by(Answer.member_id, Answer.created_at, Answer.id)
+    )
+    if filt.since is not None:
+        stmt = stmt.where(Answer.created_at >= filt.since)
+    return stmt
+
+
+async def sheet_rows(session: AsyncSession, stmt: Query) -> AsyncGenerator[Sequence[Any]]:
+    """A query's rows in chunks (Core rows: tuples, no ORM work per row)."""
+    connection = await session.connection()
+    result = await connection.stream(stmt.execution_options(yield_per=YIELD_PER))
+    try:
+        async for partition in result.partitions():
+            yield partition
+    finally:
+        await result.close()
 
 
 async def load_opportunities(session: AsyncSession, ids: Iterable[int]) -> dict[int, list[str]]:

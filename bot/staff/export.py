@@ -8,14 +8,16 @@ after the audit event is stored, so every export that leaves a file is audited.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -72,11 +74,25 @@ class Exporter(Protocol):
         ...
 
 
-ExporterType = Callable[[Path, Labels, ZoneInfo], Exporter]
-FORMATS: dict[str, ExporterType] = {"csv": CsvExport, "xlsx": XlsxExport, "pdf": PdfExport}
-
 #: Called with (members written, members in all) as the export goes on.
 Progress = Callable[[int, int], None]
+
+
+@runtime_checkable
+class FileExporter(Protocol):
+    """A file format that reads what it needs itself (the XLSX workbook, sheet by sheet)."""
+
+    suffix: str
+
+    async def write_file(
+        self, session: AsyncSession, filt: ExportFilter, total: int, progress: Progress | None
+    ) -> list[int]:
+        """Write the whole file; the ids of the members in it."""
+        ...
+
+
+ExporterType = Callable[[Path, Labels, ZoneInfo], Exporter | FileExporter]
+FORMATS: dict[str, ExporterType] = {"csv": CsvExport, "xlsx": XlsxExport, "pdf": PdfExport}
 
 
 @dataclass(frozen=True)
@@ -191,7 +207,8 @@ async def export_members(
     target = target_path(out, request.fmt)
     part = claim_part_file(target)
     try:
-        ids, notes = await _write(sessionmaker, request, part, labels, zone, make, progress)
+        with gc_frozen():
+            ids, notes = await _write(sessionmaker, request, part, labels, zone, make, progress)
         size = part.stat().st_size
         if request.max_bytes is not None and size > request.max_bytes:
             raise ExportError(ExitCode.TOO_BIG, f"the file is {size} bytes, over the limit")
@@ -226,9 +243,11 @@ async def _write(
         if total == 0:
             raise ExportError(ExitCode.NOTHING, _nothing_message(request.filt))
         exporter = make(part, labels, zone)
+        if progress is not None:
+            progress(0, total)
+        if isinstance(exporter, FileExporter):
+            return await exporter.write_file(session, request.filt, total, progress), notes
         try:
-            if progress is not None:
-                progress(0, total)
             async for batch in iter_batches(session, request.filt, exporter.needs):
                 # Writing is CPU work: a worker thread keeps the event loop (and a bot
                 # serving other members on it) responsive during a large export.
@@ -241,6 +260,39 @@ async def _write(
             raise
     await asyncio.to_thread(exporter.close)
     return ids, notes
+
+
+_exports_running = 0
+_froze = False
+
+
+@contextlib.contextmanager
+def gc_frozen() -> Iterator[None]:
+    """Leave the objects alive now out of the garbage collector's scans while an export runs.
+
+    An export makes millions of short-lived rows; each time enough of them pile
+    up, Python's collector scans every object of the program (SQLAlchemy's,
+    the content's) looking for cycles. ``gc.freeze`` sets those objects aside,
+    which made the XLSX and CSV exports about a third faster in the command
+    line; ``gc.unfreeze`` puts them back when the last export running ends.
+
+    A program that froze its objects itself (the bot does after start-up:
+    :func:`bot.app.settle_memory`) is left as it is: its objects are out of the
+    way already, and unfreezing would undo its choice.
+    """
+    global _exports_running, _froze
+    if _exports_running == 0:
+        _froze = gc.get_freeze_count() == 0
+        if _froze:
+            gc.freeze()
+    _exports_running += 1
+    try:
+        yield
+    finally:
+        _exports_running -= 1
+        if _exports_running == 0 and _froze:
+            _froze = False
+            gc.unfreeze()
 
 
 def _nothing_message(filt: ExportFilter) -> str:

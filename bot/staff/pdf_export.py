@@ -205,7 +205,7 @@ def _short(text: str, limit: int) -> str:
 class PdfExport:
     """Writes one easy-read page per member into a single PDF file."""
 
-    needs = Needs(skill_statuses=("confirmed",), answers=False)
+    needs = Needs(skill_statuses=("confirmed",))
     suffix = "pdf"
 
     def __init__(self, path: Path, labels: Labels, zone: tzinfo) -> None:

@@ -1,29 +1,64 @@
 """The XLSX export: sheets for members, skills with evidence, wishes, confidence and answers.
 
-Written with XlsxWriter in ``constant_memory`` mode: each row goes to disk as
-soon as it is complete, so memory stays flat. Every sheet has a frozen header
-row, filters, set column widths and real dates. A sheet that outgrows Excel's
-row limit continues on a second sheet (``Answers 2``).
+A workbook of 10,000 members holds about 8 million cells. It is written by
+rustpy-xlsxwriter (Python bindings to rust_xlsxwriter, the Rust port of
+XlsxWriter) in its constant-memory mode, so rows go to disk as they arrive and
+memory stays flat; a pure-Python writer manages about 180,000 cells a second
+on the 2-core machine, this one about a million (docs/staff.md, Speed).
+
+Two processes share the work, one core each: this one reads the database (one
+streamed query per sheet, :mod:`bot.staff.data`) and turns rows into cell
+values, made safe against formula injection; the writer process
+(:mod:`bot.staff.xlsx_writer`) takes them in chunks through a pipe and writes
+the file. Within one process they would take turns.
+
+Every sheet has a frozen header row, filters, set column widths and real dates.
+A sheet that outgrows Excel's row limit continues on a second sheet
+(``Answers 2``); rows are never dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+import marshal
+import sys
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter  # type: ignore[import-untyped]
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.staff.cells import local_time, safe_cell, sheet_date
-from bot.staff.data import Batch, Needs
+import bot
+from bot.staff import xlsx_writer
+from bot.staff.cells import FORMULA_STARTS, SheetClock, printable, sheet_date
+from bot.staff.data import (
+    ExportFilter,
+    Needs,
+    answers_sheet_query,
+    iter_batches,
+    ratings_sheet_query,
+    sheet_rows,
+    sheet_size,
+    skills_sheet_query,
+    wishes_sheet_query,
+)
 from bot.staff.labels import Labels
-from bot.staff.profiles import Cell, cells, headers, summarise, time_columns
+from bot.staff.profiles import cells, headers, summarise, time_columns
+from storage.models import Answer, ConfidenceRating, LearningWish, MemberSkill
 
-#: Excel's last row number (from 0); the header takes row 0.
-MAX_ROW = 1_048_575
+#: Data rows a sheet can hold: Excel's 1,048,576 rows less the header row.
+MAX_DATA_ROWS = xlsx_writer.MAX_DATA_ROWS
+#: The longest text an Excel cell holds.
+MAX_TEXT = 32_767
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
+HEADER_HEIGHT = 32  # room for headers wrapped on 2 lines
+#: What the Members sheet reads: the same summary as the CSV file.
+MEMBERS_NEEDS = Needs(details=False)
+#: Members sheet rows sent at a time (other sheets: a database chunk at a time).
+MEMBERS_CHUNK = 200
 
 STATUS_WORDS = {
     "confirmed": "yes, that is me",
@@ -36,245 +71,434 @@ MOMENT_WORDS = {"start": "start of a chat", "end": "end of a chat"}
 FEELINGS = {1: "not sure", 2: "OK", 3: "good"}
 KIND_WORDS = {"button": "button", "text": "own words", "command": "command"}
 
-Column = tuple[str, float]  # header, width
+#: The folder holding the ``bot`` package: the writer process runs the same code.
+_CODE_ROOT = str(Path(bot.__file__).resolve().parent.parent)
+#: Starts the writer process (``-P``: nothing from the current folder is imported).
+_BOOT = (
+    "import sys; root = sys.argv.pop(1); root in sys.path or sys.path.insert(0, root); "
+    "from bot.staff.xlsx_writer import main; main()"
+)
+
+Column = tuple[str, float, bool]  # header, width, holds dates
+Cell = str | int | float | None
+#: A row: each column's header and value, in the sheet's column order.
+Row = dict[str, Cell]
+#: Called with (members written, members in all) as the export goes on.
+Progress = Callable[[int, int], None]
+
+SKILL_COLUMNS: list[Column] = [
+    ("Member id", 10, False),
+    ("First name", 16, False),
+    ("Category", 24, False),
+    ("Skill", 30, False),
+    ("Member said", 18, False),
+    ("Found by", 16, False),
+    ("Question", 50, False),
+    ("Member's own words", 50, False),
+    ("Found on", 17, True),
+    ("Member answered on", 17, True),
+]
+WISH_COLUMNS: list[Column] = [
+    ("Member id", 10, False),
+    ("First name", 16, False),
+    ("Wants to learn", 36, False),
+    ("Question", 50, False),
+    ("Member's own words", 50, False),
+    ("Said on", 17, True),
+]
+RATING_COLUMNS: list[Column] = [
+    ("Member id", 10, False),
+    ("First name", 16, False),
+    ("Said on", 17, True),
+    ("When", 16, False),
+    ("Chat number", 12, False),
+    ("Confidence (1 low to 3 good)", 16, False),
+    ("Feeling", 12, False),
+]
+ANSWER_COLUMNS: list[Column] = [
+    ("Member id", 10, False),
+    ("Given on", 17, True),
+    ("Question", 50, False),
+    ("How", 12, False),
+    ("Answer", 60, False),
+]
 
 
+def safe_text(text: str | None) -> str | None:
+    """Member or staff text for one cell: printable, neutralised, within Excel's length.
+
+    The same as :func:`bot.staff.cells.safe_cell`, quicker for the usual case of
+    text without control characters (this runs for every text cell).
+    """
+    if not text:
+        return None
+    if not text.isprintable():  # also false for tabs, line breaks, some emoji joiners
+        text = printable(text)
+        if not text:
+            return None
+    if text.startswith(FORMULA_STARTS):
+        text = "'" + text
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT]
+
+
+class Words(dict[str, str | None]):
+    """Cell text for stored ids, each worked out once (labels and questions repeat a lot).
+
+    ``words[key]`` is a dictionary look-up; an id not seen before is turned into
+    safe cell text by ``lookup``.
+    """
+
+    def __init__(self, lookup: Callable[[str], str | None]) -> None:
+        """Words made by ``lookup``."""
+        super().__init__()
+        self.lookup = lookup
+
+    def __missing__(self, key: str) -> str | None:
+        """Work out a new id's words and keep them."""
+        found = self[key] = self.lookup(key)
+        return found
+
+
+@dataclass
 class _Sheet:
-    """One worksheet written row by row; a new part starts at Excel's row limit."""
+    """One sheet to write: its columns and its rows, a chunk at a time."""
 
-    def __init__(self, book: Any, name: str, columns: Sequence[Column], styles: _Styles) -> None:
-        """Add the worksheet and its header row."""
-        self.book = book
-        self.name = name
-        self.columns = columns
-        self.styles = styles
-        self.parts = 0
-        self.rows_written = 0
-        self._new_part()
+    name: str
+    columns: Sequence[Column]
+    chunks: AsyncGenerator[list[Row]]
+    #: At most this many rows (decides how many parts the sheet needs).
+    rows: int
 
-    def _new_part(self) -> None:
-        """Start a worksheet (the first, or the next part after the row limit)."""
-        if self.parts:
-            self._finish_part()
-        self.parts += 1
-        title = self.name if self.parts == 1 else f"{self.name} {self.parts}"
-        ws = self.book.add_worksheet(title)
-        ws.set_row(0, 32)  # room for headers wrapped on 2 lines
-        for col, (header, width) in enumerate(self.columns):
-            ws.set_column(col, col, width)
-            ws.write_string(0, col, header, self.styles.header)
-        ws.freeze_panes(1, 0)
-        self.ws = ws
-        self.row = 0
-
-    def _finish_part(self) -> None:
-        """Put filters over the rows of the current part."""
-        self.ws.autofilter(0, 0, max(self.row, 1), len(self.columns) - 1)
-
-    def write(self, values: Sequence[Cell]) -> None:
-        """Append one row: numbers as numbers, times as dates, text as (safe) text."""
-        if self.row >= MAX_ROW:
-            self._new_part()
-        self.row += 1
-        self.rows_written += 1
-        row, date = self.row, self.styles.date
-        write_string, write_number = self.ws.write_string, self.ws.write_number
-        for col, value in enumerate(values):
-            if value is None or value == "":
-                continue
-            if isinstance(value, str):
-                write_string(row, col, value)
-            elif isinstance(value, datetime):
-                # A date is a number with a date format; computing it here is 10 times
-                # faster than XlsxWriter's general converter and gives the same value.
-                write_number(row, col, sheet_date(value), date)
-            else:
-                write_number(row, col, value)
-
-    def finish(self) -> None:
-        """Finish the last part."""
-        self._finish_part()
+    @property
+    def plan(self) -> dict[str, Any]:
+        """The sheet as the writer process reads it."""
+        parts = max(1, -(-self.rows // MAX_DATA_ROWS))
+        return {"name": self.name, "columns": [list(c) for c in self.columns], "parts": parts}
 
 
-class _Styles:
-    """The workbook's cell formats."""
+class WriterFailed(Exception):
+    """The writer process stopped without finishing the workbook."""
 
-    def __init__(self, book: Any) -> None:
-        """Create the header and date formats."""
-        self.header = book.add_format(
-            {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#E8F1EE"}
+
+class _Writer:
+    """The writer process, fed frames through its standard input."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        """Watch the process's error output from the start (so it never fills up)."""
+        self.process = process
+        assert process.stdin is not None and process.stderr is not None
+        self.stdin = process.stdin
+        self.errors = asyncio.ensure_future(process.stderr.read())
+
+    @classmethod
+    async def start(cls, path: Path) -> _Writer:
+        """Start :func:`bot.staff.xlsx_writer.main` for ``path`` with this Python and code."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-P",
+            "-c",
+            _BOOT,
+            _CODE_ROOT,
+            str(path),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
-        self.date = book.add_format({"num_format": DATE_FORMAT})
+        return cls(process)
+
+    async def send(self, value: Any) -> None:
+        """One frame: the length, then the value; waits while the writer catches up."""
+        body = marshal.dumps(value)
+        self.stdin.write(xlsx_writer.LENGTH.pack(len(body)) + body)
+        await self.stdin.drain()
+
+    async def finish(self) -> None:
+        """Close the input and wait for the workbook; WriterFailed with the reason if not."""
+        self.stdin.close()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            await self.stdin.wait_closed()
+        code = await self.process.wait()
+        if code != 0:
+            raise WriterFailed(await self._reason(code))
+
+    async def fail(self, error: BaseException) -> BaseException:
+        """After a broken pipe: the writer's own reason, as WriterFailed."""
+        code = await self.process.wait()
+        return WriterFailed(await self._reason(code)) if code else error
+
+    async def kill(self) -> None:
+        """Stop the writer (after a failure here) and wait for it to go."""
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.wait()
+        self.errors.cancel()
+
+    async def _reason(self, code: int) -> str:
+        """What the writer said on its way out."""
+        said = (await self.errors).decode(errors="replace").strip()
+        return f"the XLSX writer stopped (exit status {code}): {said or 'no reason given'}"
 
 
 class XlsxExport:
-    """Writes an XLSX workbook as batches of members arrive."""
+    """Writes the XLSX workbook: five sheets, each streamed from the database."""
 
-    needs = Needs(skill_statuses=None, answers=True)
     suffix = "xlsx"
 
     def __init__(self, path: Path, labels: Labels, zone: tzinfo) -> None:
-        """Create the workbook and its five sheets."""
+        """Get ready to write ``path``; dates are shown in ``zone``."""
+        self.path = path
         self.labels = labels
         self.zone = zone
-        self.book = xlsxwriter.Workbook(
-            str(path),
-            {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False},
-        )
-        self.book.set_properties({"title": "SkillSpark members' skills", "author": "SkillSpark"})
-        styles = _Styles(self.book)
+        self.clock = SheetClock(zone)
+        self.questions = Words(lambda qid: safe_text(labels.question(qid)))
+        self.texts = Words(safe_text)
+        self.categories = Words(lambda c: safe_text(labels.category(c)))
+        self.statuses = Words(lambda s: STATUS_WORDS.get(s) or safe_text(s))
+        self.sources = Words(lambda s: SOURCE_WORDS.get(s) or safe_text(s))
+        self.moments = Words(lambda m: MOMENT_WORDS.get(m) or safe_text(m))
+        self.kinds = Words(lambda k: KIND_WORDS.get(k) or safe_text(k))
+        self.choices = Words(lambda c: safe_text(labels.messages.get(f"button.{c}", c)))
+
+    async def write_file(
+        self, session: AsyncSession, filt: ExportFilter, total: int, progress: Progress | None
+    ) -> list[int]:
+        """Write the workbook; the ids of the members in it (those on the Members sheet)."""
+        bind = session.bind
+        dialect = bind.dialect.name if bind is not None else ""
+        # Times come from SQLite as UTC date numbers, right as they are for UTC;
+        # other databases give times, always turned into numbers.
+        clock = None if dialect == "sqlite" and self.clock.is_utc else self.clock
+        ids: list[int] = []
+        exported: set[int] = set()
+        skills = await sheet_size(session, MemberSkill, filt)
+        wishes = await sheet_size(session, LearningWish, filt)
+        ratings = await sheet_size(session, ConfidenceRating, filt)
+        answers = await sheet_size(session, Answer, filt, answers_since=True)
+        streams: list[AsyncGenerator[Sequence[Any]]] = []
+
+        def stream(stmt: Any) -> AsyncGenerator[Sequence[Any]]:
+            """A sheet query's rows (closed at the end, whatever happens)."""
+            streams.append(sheet_rows(session, stmt))
+            return streams[-1]
+
+        sheets = [
+            _Sheet(
+                "Members",
+                self._member_columns(),
+                self._members(session, filt, ids, exported),
+                total,
+            ),
+            _Sheet(
+                "Skills",
+                SKILL_COLUMNS,
+                self._skills(stream(skills_sheet_query(filt, skills, dialect)), exported, clock),
+                skills.rows,
+            ),
+            _Sheet(
+                "Learning wishes",
+                WISH_COLUMNS,
+                self._wishes(stream(wishes_sheet_query(filt, wishes, dialect)), exported, clock),
+                wishes.rows,
+            ),
+            _Sheet(
+                "Confidence",
+                RATING_COLUMNS,
+                self._ratings(stream(ratings_sheet_query(filt, ratings, dialect)), exported, clock),
+                ratings.rows,
+            ),
+            _Sheet(
+                "Answers",
+                ANSWER_COLUMNS,
+                self._answers(
+                    stream(answers_sheet_query(filt, answers, dialect)),
+                    exported,
+                    clock,
+                    Progressing(ids, progress),
+                ),
+                answers.rows,
+            ),
+        ]
+        plan = {
+            "sheets": [sheet.plan for sheet in sheets],
+            "max_rows": MAX_DATA_ROWS,
+            "date_format": DATE_FORMAT,
+            "header_height": HEADER_HEIGHT,
+        }
+        writer = await _Writer.start(self.path)
+        try:
+            try:
+                await writer.send(plan)
+                for sheet in sheets:
+                    async for chunk in sheet.chunks:
+                        if chunk:
+                            await writer.send(chunk)
+                        # Let the event loop's other work in between chunks (a bot's
+                        # members): neither the pipe nor SQLite calls run inline wait.
+                        await asyncio.sleep(0)
+                    await writer.send(None)
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                raise await writer.fail(exc) from None
+            await writer.finish()
+        except BaseException:
+            await writer.kill()
+            raise
+        finally:
+            for closing in [*(sheet.chunks for sheet in sheets), *streams]:
+                await closing.aclose()
+        if progress is not None:
+            progress(len(ids), total)
+        return ids
+
+    # ----------------------------------------------------------------- sheets
+    #
+    # Each sheet yields its rows in chunks. The rows are written out as mapping
+    # literals with the headers of the sheet's columns, in their order (a test
+    # reads every header row back). Only members on the Members sheet (those
+    # in ``exported``) get rows on the others, whatever changed since.
+
+    def _member_columns(self) -> list[Column]:
+        """The Members sheet's columns: the CSV file's, times as dates."""
         widths = {"Member id": 10.0, "First name": 16.0, "Network": 14.0}
-        profile_columns = [(h, widths.get(h, 20.0)) for h in headers(labels)]
-        for col in time_columns(labels):
-            profile_columns[col] = (profile_columns[col][0], 17.0)
-        self.members = _Sheet(self.book, "Members", profile_columns, styles)
-        self.skills = _Sheet(
-            self.book,
-            "Skills",
-            [
-                ("Member id", 10),
-                ("First name", 16),
-                ("Category", 24),
-                ("Skill", 30),
-                ("Member said", 18),
-                ("Found by", 16),
-                ("Question", 50),
-                ("Member's own words", 50),
-                ("Found on", 17),
-                ("Member answered on", 17),
-            ],
-            styles,
-        )
-        self.wishes = _Sheet(
-            self.book,
-            "Learning wishes",
-            [
-                ("Member id", 10),
-                ("First name", 16),
-                ("Wants to learn", 36),
-                ("Question", 50),
-                ("Member's own words", 50),
-                ("Said on", 17),
-            ],
-            styles,
-        )
-        self.ratings = _Sheet(
-            self.book,
-            "Confidence",
-            [
-                ("Member id", 10),
-                ("First name", 16),
-                ("Said on", 17),
-                ("When", 16),
-                ("Chat number", 12),
-                ("Confidence (1 low to 3 good)", 16),
-                ("Feeling", 12),
-            ],
-            styles,
-        )
-        self.answers = _Sheet(
-            self.book,
-            "Answers",
-            [
-                ("Member id", 10),
-                ("Given on", 17),
-                ("Question", 50),
-                ("How", 12),
-                ("Answer", 60),
-            ],
-            styles,
-        )
-        self._choice_words: dict[str, str] = {}
-        self._question = _cached(lambda qid: safe_cell(labels.question(qid)))
+        dated = set(time_columns(self.labels))
+        return [
+            (name, 17.0 if col in dated else widths.get(name, 20.0), col in dated)
+            for col, name in enumerate(_unique(headers(self.labels)))
+        ]
 
-    def add(self, batch: Batch) -> None:
-        """Write the batch's rows to every sheet."""
-        labels, zone = self.labels, self.zone
-        question = self._question
-        for member in batch.members:
-            mid = member.id
-            name = safe_cell(member.first_name)
-            self.members.write(cells(summarise(member, batch), labels, zone))
-            for s in batch.skills.get(mid, []):
-                self.skills.write(
-                    (
-                        mid,
-                        name,
-                        labels.category(s.category),
-                        safe_cell(s.label),
-                        STATUS_WORDS.get(s.status, s.status),
-                        SOURCE_WORDS.get(s.source or "", s.source or ""),
-                        question(s.question_id) if s.question_id else "",
-                        safe_cell(s.words),
-                        local_time(s.created_at, zone),
-                        local_time(s.updated_at, zone),
-                    )
+    async def _members(
+        self, session: AsyncSession, filt: ExportFilter, ids: list[int], exported: set[int]
+    ) -> AsyncGenerator[list[Row]]:
+        """One summary row per member (the CSV file's); notes each member written."""
+        names = [name for name, _, _ in self._member_columns()]
+        async for batch in iter_batches(session, filt, MEMBERS_NEEDS):
+            # In small chunks: a summary row takes a while to make.
+            for start in range(0, len(batch.members), MEMBERS_CHUNK):
+                rows: list[Row] = []
+                for member in batch.members[start : start + MEMBERS_CHUNK]:
+                    values = cells(summarise(member, batch), self.labels, self.zone)
+                    cells_ = (sheet_date(v) if isinstance(v, datetime) else v for v in values)
+                    rows.append(dict(zip(names, cells_, strict=True)))
+                    ids.append(member.id)
+                    exported.add(member.id)
+                yield rows
+
+    async def _skills(
+        self, chunks: AsyncIterator[Sequence[Any]], exported: set[int], clock: SheetClock | None
+    ) -> AsyncGenerator[list[Row]]:
+        """Every skill proposed to a member, with its evidence."""
+        categories, texts, statuses = self.categories, self.texts, self.statuses
+        sources, questions = self.sources, self.questions
+        last, name = None, None
+        async for chunk in chunks:
+            rows: list[Row] = []
+            for mid, first, cat, lab, stat, src, found, answered, qid, kind, text in chunk:
+                if mid not in exported:
+                    continue
+                if mid != last:
+                    last, name = mid, safe_text(first)
+                rows.append(
+                    {
+                        "Member id": mid,
+                        "First name": name,
+                        "Category": categories[cat],
+                        "Skill": texts[lab],
+                        "Member said": statuses[stat],
+                        "Found by": sources[src] if src else None,
+                        "Question": questions[qid] if qid else None,
+                        "Member's own words": safe_text(text) if kind == "text" else None,
+                        "Found on": clock(found) if clock else found,
+                        "Member answered on": clock(answered) if clock else answered,
+                    }
                 )
-            for w in batch.wishes.get(mid, []):
-                self.wishes.write(
-                    (
-                        mid,
-                        name,
-                        safe_cell(w.label),
-                        question(w.question_id) if w.question_id else "",
-                        safe_cell(w.words),
-                        local_time(w.created_at, zone),
-                    )
-                )
-            for r in batch.ratings.get(mid, []):
-                self.ratings.write(
-                    (
-                        mid,
-                        name,
-                        local_time(r.created_at, zone),
-                        MOMENT_WORDS.get(r.moment, r.moment),
-                        r.session_no,
-                        r.value,
-                        FEELINGS.get(r.value, ""),
-                    )
-                )
-            write_answer = self.answers.write
-            for a in batch.answers.get(mid, []):
-                shown = self._choice(a.choice) if a.kind == "button" and a.choice else a.text
-                write_answer(
-                    (
-                        mid,
-                        local_time(a.created_at, zone),
-                        question(a.question_id),
-                        KIND_WORDS.get(a.kind, a.kind),
-                        safe_cell(shown),
-                    )
-                )
+            yield rows
 
-    def _choice(self, choice: str) -> str:
-        """A button's words as the member saw them (its id when unknown)."""
-        words = self._choice_words.get(choice)
-        if words is None:
-            words = self.labels.messages.get(f"button.{choice}", choice)
-            self._choice_words[choice] = words
-        return words
+    async def _wishes(
+        self, chunks: AsyncIterator[Sequence[Any]], exported: set[int], clock: SheetClock | None
+    ) -> AsyncGenerator[list[Row]]:
+        """Every learning wish, with the question and the member's words."""
+        texts, questions = self.texts, self.questions
+        async for chunk in chunks:
+            yield [
+                {
+                    "Member id": mid,
+                    "First name": safe_text(first),
+                    "Wants to learn": texts[lab],
+                    "Question": questions[qid] if qid else None,
+                    "Member's own words": safe_text(text) if kind == "text" else None,
+                    "Said on": clock(said) if clock else said,
+                }
+                for mid, first, lab, said, qid, kind, text in chunk
+                if mid in exported
+            ]
 
-    def close(self) -> None:
-        """Add filters and write the workbook out."""
-        for sheet in (self.members, self.skills, self.wishes, self.ratings, self.answers):
-            sheet.finish()
-        self.book.close()
+    async def _ratings(
+        self, chunks: AsyncIterator[Sequence[Any]], exported: set[int], clock: SheetClock | None
+    ) -> AsyncGenerator[list[Row]]:
+        """Every confidence rating over time."""
+        moments = self.moments
+        async for chunk in chunks:
+            yield [
+                {
+                    "Member id": mid,
+                    "First name": safe_text(first),
+                    "Said on": clock(said) if clock else said,
+                    "When": moments[moment],
+                    "Chat number": chat,
+                    "Confidence (1 low to 3 good)": value,
+                    "Feeling": FEELINGS.get(value),
+                }
+                for mid, first, said, moment, chat, value in chunk
+                if mid in exported
+            ]
 
-    def abort(self) -> None:
-        """Drop the workbook after a failure (its temporary files are removed)."""
-        with contextlib.suppress(Exception):  # the caller removes the partial file anyway
-            self.book.close()
+    async def _answers(
+        self,
+        chunks: AsyncIterator[Sequence[Any]],
+        exported: set[int],
+        clock: SheetClock | None,
+        progressing: Progressing,
+    ) -> AsyncGenerator[list[Row]]:
+        """Every stored answer; button presses as the button's words."""
+        questions, kinds, choices = self.questions, self.kinds, self.choices
+        async for chunk in chunks:
+            yield [
+                {
+                    "Member id": mid,
+                    "Given on": clock(given) if clock else given,
+                    "Question": questions[qid],
+                    "How": kinds[kind],
+                    "Answer": choices[choice] if kind == "button" and choice else safe_text(text),
+                }
+                for mid, given, qid, kind, choice, text in chunk
+                if mid in exported
+            ]
+            if chunk:
+                progressing.reached(chunk[-1][0])
 
 
-def _cached(lookup: Callable[[str], str]) -> Callable[[str], str]:
-    """A lookup that remembers its answers (question texts repeat on every row)."""
-    memo: dict[str, str] = {}
+class Progressing:
+    """Reports progress as the last sheet (Answers) goes on: a member there is done."""
 
-    def get(key: str) -> str:
-        """The remembered answer, looked up once."""
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = lookup(key)
-        return found
+    def __init__(self, ids: list[int], progress: Progress | None) -> None:
+        """Members in the order they are written (filled while the Members sheet is)."""
+        self.ids = ids
+        self.progress = progress
+        self.place: dict[int, int] | None = None
 
-    return get
+    def reached(self, member_id: int) -> None:
+        """Every member before this one is done."""
+        if self.progress is None:
+            return
+        if self.place is None:
+            self.place = {mid: n for n, mid in enumerate(self.ids)}
+        self.progress(self.place.get(member_id, 0), len(self.ids))
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names made unique (a row is a mapping from name to value)."""
+    seen: dict[str, int] = {}
+    found = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        found.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return found

@@ -314,6 +314,11 @@ async def bench_in(workdir: Path, args: argparse.Namespace, engine_factory: str)
     }
     if args.rasa_url:
         env.update({"SKILLSPARK_RASA_URL": args.rasa_url, "SKILLSPARK_RASA_TOKEN": args.rasa_token})
+        from bot.nlu.client import RasaUnderstanding
+
+        async with RasaUnderstanding(args.rasa_url, args.rasa_token) as rasa:
+            if not await rasa.healthy():
+                raise SystemExit(f"Rasa is not answering at {args.rasa_url}")
     settings = Settings(_env_file=None, **env)  # type: ignore[call-arg]
     members = [Member(9_000_000 + i) for i in range(args.members)]
 
@@ -347,6 +352,8 @@ async def bench_in(workdir: Path, args: argparse.Namespace, engine_factory: str)
         settle_memory()  # as `skillspark run` does once it has started
         nlu = "with Rasa" if args.rasa_url else "rules NLU"
         _, sent = await measure(runtime.engine, f"full ({nlu}):")
+        if args.rasa_url and getattr(runtime.engine.understanding, "degraded", False):
+            print("WARNING: Rasa stopped answering during the run; the rules answered instead")
     check_nothing_lost(workdir / "bench.db", sent)
 
 

@@ -1,21 +1,28 @@
-"""Nudge delivery against a real loopback HTTP Bot API: rate, duplicates, losses, crashes.
+"""Nudge delivery against a real loopback HTTP Bot API: rate, duplicates, losses, restarts.
 
 The Bot API is the test peer (``tests/botapi_peer.py``) in this process. Each
 sender is a separate process running what the bot runs: the APScheduler nudge
 jobs (``bot.nudges.jobs.add_nudge_jobs``) with the python-telegram-bot sender,
-pacing 30 a second overall and 1 a second per chat. The outbox starts with
-``--count`` nudges due now, one per member.
+pacing 28 a second overall and 1 a second per chat, and stopping on
+SIGTERM/SIGINT the way the bot does. The outbox starts with ``--count`` nudges
+due now, one per member.
 
     .venv/bin/python bench/nudges_delivery.py [--count 10000]        # one sender, SQLite
-    .venv/bin/python bench/nudges_delivery.py --kill-at 0.5           # SIGKILL halfway, restart
+    .venv/bin/python bench/nudges_delivery.py --kill-at 0.5 --signal TERM   # restart (clean stop)
+    .venv/bin/python bench/nudges_delivery.py --kill-at 0.5 --signal KILL   # crash halfway, restart
     .venv/bin/python bench/nudges_delivery.py --senders 2 \\
         --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test    # two senders, PostgreSQL
+    .venv/bin/python bench/nudges_delivery.py --suite [--pg-url ...]  # all of the above in turn
 
-Printed: messages per second (first to last delivery, and without the restart
-gap), the most messages in any 1-second window, duplicates (a nudge delivered
-twice), lost (a nudge never delivered), and the outbox states at the end.
-The bot's default is 28 a second (2 a second stay free for replies to members);
-with N senders each paces 28/N (the limit is per bot, not per process).
+Printed for each run: messages per second (first to last delivery, and without
+the restart gap), the most messages in any 1-second window, and the outcome:
+``sent`` (nudges delivered), ``duplicates`` (a nudge delivered twice), ``lost``
+(never delivered), ``unknown`` (rows the bot marks "maybe sent": a sender died
+during the call; never resent, listed by ``skillspark nudges status``) split
+into delivered and not, and ``silently lost`` (lost and not marked unknown:
+must be 0). The bot's default is 28 a second (2 a second stay free for replies
+to members); with N senders each paces 28/N (the limit is per bot, not per
+process).
 """
 
 from __future__ import annotations
@@ -31,9 +38,9 @@ import time
 import uuid
 from bisect import bisect_left
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -152,6 +159,22 @@ def seed(url: str, schema: str | None, count: int) -> None:
     engine.dispose()
 
 
+def outbox_ids(url: str, schema: str | None, status: str) -> set[int]:
+    """Ids of the outbox rows in one state."""
+    engine = sa.create_engine(
+        sync_url(url),
+        connect_args={"options": f"-csearch_path={schema}"} if schema else {},
+    )
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT id FROM nudge_outbox WHERE status = :s"), {"s": status}
+            )
+            return {int(i) for (i,) in rows}
+    finally:
+        engine.dispose()
+
+
 def outbox_states(url: str, schema: str | None) -> Counter[str]:
     """How many outbox rows are in each state."""
     engine = sa.create_engine(
@@ -170,7 +193,7 @@ def outbox_states(url: str, schema: str | None) -> Counter[str]:
 
 
 async def run_sender(args: argparse.Namespace) -> None:
-    """One bot process's nudge sending: the real jobs on APScheduler, until SIGTERM."""
+    """One bot process's nudge sending: the real jobs on APScheduler, until SIGTERM/SIGINT."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from telegram import Bot
     from telegram.request import HTTPXRequest
@@ -182,7 +205,13 @@ async def run_sender(args: argparse.Namespace) -> None:
     from bot.telegram.app import api_base_urls
     from storage.db import make_engine, make_sessionmaker
 
-    content = load_app_content(Settings(_env_file=None))  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        SKILLSPARK_NUDGE_SWEEP_SECONDS=1.0,
+        SKILLSPARK_NUDGE_RATE=args.rate,
+        SKILLSPARK_STAFF_CONTACT="Jo",
+    )
+    content = load_app_content(settings)
     engine = make_engine(args.db_url, schema=args.schema or None)
     base_url, file_url = api_base_urls(args.api)
     bot = Bot(
@@ -192,7 +221,10 @@ async def run_sender(args: argparse.Namespace) -> None:
         request=HTTPXRequest(connection_pool_size=32),
     )
     await bot.initialize()
-    settings = SimpleNamespace(nudge_sweep_seconds=1.0, nudge_rate=args.rate, staff_contact="Jo")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # as bot/telegram/app.py does
+        loop.add_signal_handler(sig, stop.set)
     scheduler = AsyncIOScheduler(timezone="UTC")
     jobs = add_nudge_jobs(
         scheduler,
@@ -201,13 +233,12 @@ async def run_sender(args: argparse.Namespace) -> None:
         settings,
         TelegramNudgeSender(bot),
         start_in=timedelta(0),
+        stop=stop,
     )
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     scheduler.start()
     await stop.wait()
+    await jobs.stop()  # as bot/telegram/app.py: before the scheduler and the database
     scheduler.shutdown(wait=False)
-    await jobs.stop()
     await bot.shutdown()
     await engine.dispose()
 
@@ -260,18 +291,92 @@ def busiest_second(times: list[float]) -> int:
     return max((bisect_left(ordered, t + 1.0) - i for i, t in enumerate(ordered)), default=0)
 
 
+@dataclass
+class Run:
+    """One measured run: what is started and when a sender is stopped."""
+
+    name: str
+    senders: int = 1
+    stop_at: float = 0.0  # share of deliveries after which sender 1 gets the signal
+    signal: str = "KILL"
+    postgres: bool = False
+
+
+@dataclass
+class Outcome:
+    """What the peer saw and what the outbox says at the end of a run."""
+
+    run: Run
+    messages: int
+    sent: int
+    duplicates: int
+    lost: int
+    unknown: int
+    unknown_delivered: int
+    rate: float
+    rate_without_gap: float | None
+    busiest: int
+    stop_seconds: float | None
+    left_on_stop: dict[str, int]
+    states: dict[str, int]
+
+    @property
+    def silently_lost(self) -> int:
+        """Never delivered and not marked unknown (nobody would know): must be 0."""
+        return self.lost - (self.unknown - self.unknown_delivered)
+
+    def line(self) -> str:
+        """One summary line."""
+        return (
+            f"{self.run.name:<34} sent {self.sent:>6}  duplicates {self.duplicates}  "
+            f"lost {self.lost}  unknown {self.unknown} ({self.unknown_delivered} delivered)  "
+            f"silently lost {self.silently_lost}  rate {self.rate:.2f}/s ({self.rate / 30:.1%})"
+        )
+
+
+def runs_from(args: argparse.Namespace) -> list[Run]:
+    """The runs the flags ask for."""
+    if args.suite:
+        runs = [
+            Run("1 sender, SQLite"),
+            Run("SIGTERM halfway, restarted", stop_at=0.5, signal="TERM"),
+            Run("SIGKILL halfway, restarted", stop_at=0.5, signal="KILL"),
+        ]
+        if args.pg_url:
+            runs.append(Run("2 senders, PostgreSQL", senders=2, postgres=True))
+        return runs
+    name = f"{args.senders} sender(s), {'PostgreSQL' if args.pg_url else 'SQLite'}"
+    if args.kill_at:
+        name += f", SIG{args.signal} at {args.kill_at:.0%}"
+    return [Run(name, args.senders, args.kill_at, args.signal, bool(args.pg_url))]
+
+
 def main_run(args: argparse.Namespace) -> int:
-    """Seed, run the senders (killing one if asked), and print the figures."""
+    """Seed, run the senders (stopping one if asked), and print the figures, run by run."""
+    outcomes = [one_run(args, run) for run in runs_from(args)]
+    print("\nsummary:")
+    for outcome in outcomes:
+        print("  " + outcome.line())
+    bad = [
+        o
+        for o in outcomes
+        if o.duplicates or o.silently_lost or (o.lost and o.run.signal != "KILL")
+    ]
+    return 1 if bad else 0
+
+
+def one_run(args: argparse.Namespace, run: Run) -> Outcome:
+    """One run on a fresh database."""
     with tempfile.TemporaryDirectory() as tmp:
         schema = None
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        if args.pg_url:
+        if run.postgres:
             url, schema = args.pg_url, f"bench_{uuid.uuid4().hex[:10]}"
             admin = sa.create_engine(sync_url(url))
             with admin.begin() as conn:
                 conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         try:
-            return _run(args, url, schema)
+            return _run(args, run, url, schema)
         finally:
             if schema:
                 with admin.begin() as conn:
@@ -279,34 +384,44 @@ def main_run(args: argparse.Namespace) -> int:
                 admin.dispose()
 
 
-def _run(args: argparse.Namespace, url: str, schema: str | None) -> int:
+def _run(args: argparse.Namespace, run: Run, url: str, schema: str | None) -> Outcome:
     """The measured part."""
     started = time.monotonic()
     seed(url, schema, args.count)
-    peer = TimedPeer().start()
+    peer = TimedPeer()
+    peer.start()
     if peer._server is not None:  # a killed sender's connection reset is expected here
-        peer._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        peer._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
     for i in range(1, args.count + 1):
         peer.user(FIRST_CHAT + i, f"M{i}")
     print(
-        f"{args.count} nudges due, {'PostgreSQL' if schema else 'SQLite'}, "
-        f"{args.senders} sender(s) at {args.rate / args.senders:g}/s each; "
+        f"\n{run.name}: {args.count} nudges due, {'PostgreSQL' if schema else 'SQLite'}, "
+        f"{run.senders} sender(s) at {args.rate / run.senders:g}/s each; "
         f"set up in {time.monotonic() - started:.0f} s"
     )
-    rate = args.rate / args.senders
-    senders = [start_sender(url, schema, peer.base_url, rate) for _ in range(args.senders)]
+    rate = args.rate / run.senders
+    senders = [start_sender(url, schema, peer.base_url, rate) for _ in range(run.senders)]
     killed_at: float | None = None
     restarted_at: float | None = None
+    stop_seconds: float | None = None
+    left_on_stop: dict[str, int] = {}
     deadline = time.monotonic() + args.count / 30 * 3 + 120
     try:
         while time.monotonic() < deadline:
             time.sleep(0.5)
             delivered = len(peer.calls_of("sendMessage"))
-            if args.kill_at and killed_at is None and delivered >= args.kill_at * args.count:
-                senders[0].send_signal(getattr(signal, f"SIG{args.signal}"))
-                senders[0].wait()
+            if run.stop_at and killed_at is None and delivered >= run.stop_at * args.count:
+                signalled = time.monotonic()
+                senders[0].send_signal(getattr(signal, f"SIG{run.signal}"))
+                code = senders[0].wait()
                 killed_at = time.monotonic()
-                print(f"  sender killed with SIG{args.signal} after {delivered} deliveries")
+                stop_seconds = killed_at - signalled
+                states = outbox_states(url, schema)
+                left_on_stop = {s: states[s] for s in ("claimed", "sending", "unknown")}
+                print(
+                    f"  sender stopped with SIG{run.signal} after {delivered} deliveries: "
+                    f"exit code {code} after {stop_seconds:.2f} s; left behind: {left_on_stop}"
+                )
                 senders[0] = start_sender(url, schema, peer.base_url, rate)
                 restarted_at = time.monotonic()
             if delivered >= args.count * 0.5 or killed_at:
@@ -326,33 +441,47 @@ def _run(args: argparse.Namespace, url: str, schema: str | None) -> int:
         peer.stop()
     ids, times, chats = sent_nudges(peer)
     counts = Counter(ids)
-    duplicates = sum(c - 1 for c in counts.values())
-    lost = args.count - len(counts)
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     rate_all = (len(times) - 1) / span if span else 0.0
     print(f"  delivered {len(times)} messages for {len(counts)} nudges in {span:.1f} s")
     print(f"  rate {rate_all:.2f}/s ({rate_all / 30:.1%} of 30/s) first to last delivery")
+    rate_without_gap = None
     if killed_at is not None and restarted_at is not None:
         before = [t for t in times if t <= killed_at]
         after = [t for t in times if t > killed_at]
         if before and after:
             gap = after[0] - before[-1]
             busy = span - gap
+            rate_without_gap = (len(times) - 2) / busy
             print(
                 f"  restart gap {gap:.1f} s (new process start-up); "
-                f"rate without the gap {(len(times) - 2) / busy:.2f}/s "
-                f"({(len(times) - 2) / busy / 30:.1%})"
+                f"rate without the gap {rate_without_gap:.2f}/s ({rate_without_gap / 30:.1%})"
             )
+    busiest = busiest_second(times)
     print(
-        f"  busiest 1-second window: {busiest_second(times)} messages; most to one chat: "
+        f"  busiest 1-second window: {busiest} messages; most to one chat: "
         f"{max(chats.values(), default=0)}"
     )
-    print(f"  duplicates: {duplicates}   lost: {lost}")
     states = outbox_states(url, schema)
-    print(f"  outbox states: {dict(sorted(states.items()))}")
-    if states["unknown"]:
-        print(f"  unknown: {states['unknown']} (a sender died during the call; never resent)")
-    return 0 if duplicates == 0 and lost == 0 else 1
+    unknown_ids = outbox_ids(url, schema, "unknown")
+    outcome = Outcome(
+        run=run,
+        messages=len(times),
+        sent=len(counts),
+        duplicates=sum(c - 1 for c in counts.values()),
+        lost=args.count - len(counts),
+        unknown=len(unknown_ids),
+        unknown_delivered=len(unknown_ids & counts.keys()),
+        rate=rate_all,
+        rate_without_gap=rate_without_gap,
+        busiest=busiest,
+        stop_seconds=stop_seconds,
+        left_on_stop=left_on_stop,
+        states=dict(sorted(states.items())),
+    )
+    print(f"  outbox states: {outcome.states}")
+    print("  " + outcome.line())
+    return outcome
 
 
 def main() -> int:
@@ -360,8 +489,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000, help="nudges due (default 10000)")
     parser.add_argument("--senders", type=int, default=1, help="sender processes")
-    parser.add_argument("--kill-at", type=float, default=0.0, help="kill sender 1 at this share")
-    parser.add_argument("--signal", default="KILL", choices=["KILL", "TERM"])
+    parser.add_argument("--kill-at", type=float, default=0.0, help="stop sender 1 at this share")
+    parser.add_argument("--signal", default="KILL", choices=["KILL", "TERM", "INT"])
+    parser.add_argument(
+        "--suite",
+        action="store_true",
+        help="1 sender; SIGTERM halfway; SIGKILL halfway; 2 senders on PostgreSQL (--pg-url)",
+    )
     parser.add_argument("--pg-url", default="", help="PostgreSQL URL (a fresh schema is used)")
     parser.add_argument("--sender", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--db-url", default="", help=argparse.SUPPRESS)

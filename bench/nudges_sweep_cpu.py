@@ -10,13 +10,17 @@ includes the database work; on PostgreSQL the server's own CPU is not in it):
   does besides the Telegram call itself), and the per-row bookkeeping.
 
     .venv/bin/python bench/nudges_sweep_cpu.py [--members 100000] [--due 10000]
-        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--history-weeks 12] [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+The machine's load average is printed before and after: on a shared machine
+repeat when it was high.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import tempfile
 import time
@@ -37,7 +41,7 @@ from bot.settings import Settings
 from bot.types import CATEGORIES
 from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import LearningWish, Member, MemberSkill
-from storage.models_nudges import NudgeOutbox, NudgePrefs, Opportunity
+from storage.models_nudges import NudgeOutbox, NudgePrefs, NudgeResponse, Opportunity
 
 NOW = datetime(2026, 1, 14, 11, 0, tzinfo=UTC)  # a Wednesday, 11:00 in London
 
@@ -50,8 +54,14 @@ class NoSender:
         raise AssertionError("not used")
 
 
-async def seed(url: str, schema: str | None, members: int, due: int) -> list[tuple[str, str]]:
-    """Members with skills, wishes and preferences; ``due`` of them due now."""
+async def seed(
+    url: str, schema: str | None, members: int, due: int, history_weeks: int = 0
+) -> list[tuple[str, str]]:
+    """Members with skills, wishes and preferences; ``due`` of them due now.
+
+    With ``history_weeks``, every member also had one nudge a week for that many
+    weeks before, half of them answered (yes, no thank you, not now).
+    """
     content = load_app_content(Settings(_env_file=None))  # type: ignore[call-arg]
     skills = [(s.id, s.category) for s in content.taxonomy]
     rng = random.Random(7)
@@ -128,7 +138,10 @@ async def seed(url: str, schema: str | None, members: int, due: int) -> list[tup
                     "created_by": "bench",
                 }
             )
-        await session.execute(insert(Opportunity), opportunities)
+        result = await session.execute(insert(Opportunity).returning(Opportunity.id), opportunities)
+        opp_ids = [int(i) for i in result.scalars()]
+        if history_weeks:
+            await seed_history(session, rng, members, opp_ids, history_weeks)
     if engine.dialect.name == "postgresql":
         async with engine.begin() as conn:
             await conn.execute(sa.text("ANALYZE"))
@@ -136,12 +149,66 @@ async def seed(url: str, schema: str | None, members: int, due: int) -> list[tup
     return skills
 
 
+async def seed_history(
+    session: AsyncSession, rng: random.Random, members: int, opp_ids: list[int], weeks: int
+) -> None:
+    """One sent nudge a week per member for ``weeks`` weeks; half answered."""
+    step = 20_000
+    for start in range(1, members + 1, step):
+        ids = range(start, min(members, start + step - 1) + 1)
+        rows: list[dict[str, Any]] = []
+        answers: list[str | None] = []
+        for i in ids:
+            for week, opp in enumerate(rng.sample(opp_ids, weeks), start=1):
+                at = NOW - timedelta(weeks=week, hours=1)
+                rows.append(
+                    {
+                        "member_id": i,
+                        "chat_id": 10_000_000 + i,
+                        "kind": "opportunity",
+                        "direction": "give",
+                        "opportunity_id": opp,
+                        "due_at": at,
+                        "send_before": at + timedelta(hours=9),
+                        "status": "sent",
+                        "attempts": 1,
+                        "sent_at": at,
+                        "created_at": at,
+                    }
+                )
+                answered = rng.random() < 0.5
+                answers.append(
+                    rng.choice(("yes", "no", "no", "not_now", "not_now")) if answered else None
+                )
+        result = await session.execute(
+            insert(NudgeOutbox).returning(NudgeOutbox.id, sort_by_parameter_order=True), rows
+        )
+        nudge_ids = list(result.scalars())
+        await session.execute(
+            insert(NudgeResponse),
+            [
+                {
+                    "nudge_id": nudge_id,
+                    "member_id": row["member_id"],
+                    "opportunity_id": row["opportunity_id"],
+                    "kind": "other",
+                    "answer": answer,
+                    "created_at": row["sent_at"],
+                }
+                for nudge_id, row, answer in zip(nudge_ids, rows, answers, strict=True)
+                if answer is not None
+            ],
+        )
+
+
 async def reset(url: str, schema: str | None, members: int, due: int) -> None:
     """Back to "nothing planned yet, ``due`` members due" (for a second, warm sweep)."""
     engine = make_engine(url, schema=schema)
     every = max(1, members // due)
     async with engine.begin() as conn:
-        await conn.execute(sa.delete(NudgeOutbox))
+        await conn.execute(
+            sa.delete(NudgeOutbox).where(NudgeOutbox.due_at >= NOW - timedelta(hours=1))
+        )
         await conn.execute(
             sa.update(NudgePrefs).values(
                 next_due_at=sa.case(
@@ -152,6 +219,12 @@ async def reset(url: str, schema: str | None, members: int, due: int) -> None:
                 last_asked_at=None,
             )
         )
+    if engine.dialect.name == "sqlite":
+        # The reset rewrote every member's row; fold that into the database file now
+        # rather than in the middle of the next measured sweep (SQLite checkpoints
+        # its write-ahead log at a commit once it is long).
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     await engine.dispose()
 
 
@@ -229,11 +302,22 @@ async def measure(
     await engine.dispose()
 
 
+def load() -> str:
+    """The machine's load averages (1, 5, 15 minutes): figures mean little on a busy machine."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 async def main() -> None:
     """Parse flags, build the database, measure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=10_000)
+    parser.add_argument(
+        "--history-weeks",
+        type=int,
+        default=0,
+        help="every member had a nudge a week for this many weeks (half answered)",
+    )
     parser.add_argument("--pg-url", default="", help="PostgreSQL URL (a fresh schema is used)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -246,13 +330,18 @@ async def main() -> None:
                 conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         try:
             started = time.perf_counter()
-            skills = await seed(url, schema, args.members, args.due)
+            skills = await seed(url, schema, args.members, args.due, args.history_weeks)
+            history = (
+                f", {args.history_weeks} weeks of earlier nudges" if args.history_weeks else ""
+            )
             print(
-                f"{args.members} members ({args.due} due), 40 open opportunities, "
+                f"{args.members} members ({args.due} due), 40 open opportunities{history}, "
                 f"{'PostgreSQL' if schema else 'SQLite'}; built in "
                 f"{time.perf_counter() - started:.0f} s"
             )
+            print(f"load average before measuring: {load()}")
             await measure(url, schema, skills, args.members, args.due)
+            print(f"load average after measuring: {load()}")
         finally:
             if schema:
                 with sync.begin() as conn:

@@ -31,6 +31,10 @@ class ConsoleChat:
         self.interactive = interactive
         self.buttons: tuple[Button, ...] = ()
         self.seq: int | None = None
+        #: Commands the engine's extensions add (``/nudges``), with their words kept.
+        self.extension_commands = frozenset(
+            name for extension in engine.extensions for name in extension.commands
+        )
 
     def show(self, replies: list[Reply]) -> None:
         """Print replies; remember the last buttons so a number or label can press them."""
@@ -48,8 +52,13 @@ class ConsoleChat:
     def to_incoming(self, line: str) -> Incoming:
         """Turn one typed line into an engine input."""
         stripped = line.strip()
-        if stripped.startswith("/") and stripped[1:].split(" ")[0].lower() in COMMANDS:
-            return Incoming("command", stripped[1:].split(" ")[0].lower())
+        if stripped.startswith("/"):
+            name, _, arguments = stripped[1:].partition(" ")
+            name = name.lower()
+            if name in COMMANDS:
+                return Incoming("command", name)
+            if name in self.extension_commands:  # these take words after them: /nudges off
+                return Incoming("command", " ".join([name, *arguments.lower().split()]))
         if self.buttons:
             if stripped.isdigit() and 1 <= int(stripped) <= len(self.buttons):
                 return Incoming("button", self.buttons[int(stripped) - 1].choice, self.seq)

@@ -1426,6 +1426,11 @@ class Engine:
         import json
 
         data = await repo.member_data(turn.session, turn.member)
+        for extension in self.extensions:
+            # An extension that keeps member data of its own adds it to the file.
+            collect = getattr(extension, "member_data", None)
+            if collect is not None:
+                data.update(await collect(turn.session, turn.member.id))
         lines = [
             self._text(turn, "mydata.title"),
             self._text(turn, "mydata.answers", count=str(len(data["answers"]))),

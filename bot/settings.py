@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The project root (the folder holding ``dialogues/``, ``nlu/``, ``config.yml``).
@@ -65,6 +65,42 @@ class Settings(BaseSettings):
     # --- safeguarding and data rights
     retention_months: int = Field(default=24, alias="SKILLSPARK_RETENTION_MONTHS")
     alert_sweep_seconds: float = Field(default=15.0, alias="SKILLSPARK_ALERT_SWEEP_SECONDS")
+
+    # --- nudges (docs/nudges.md): member defaults, sweep intervals, sending rate
+    nudge_timezone: str = Field(default="Europe/London", alias="SKILLSPARK_NUDGE_TIMEZONE")
+    nudge_time: str = Field(default="11:00", alias="SKILLSPARK_NUDGE_TIME")
+    nudge_quiet_start: str = Field(default="20:00", alias="SKILLSPARK_NUDGE_QUIET_START")
+    nudge_quiet_end: str = Field(default="09:00", alias="SKILLSPARK_NUDGE_QUIET_END")
+    nudge_weekly_cap: int = Field(default=2, ge=0, alias="SKILLSPARK_NUDGE_WEEKLY_CAP")
+    nudge_rate: float = Field(default=28.0, gt=0, le=30, alias="SKILLSPARK_NUDGE_RATE")
+    nudge_plan_seconds: float = Field(default=60.0, gt=0, alias="SKILLSPARK_NUDGE_PLAN_SECONDS")
+    nudge_plan_per_sweep: int = Field(default=3000, ge=0, alias="SKILLSPARK_NUDGE_PLAN_PER_SWEEP")
+    nudge_sweep_seconds: float = Field(default=5.0, gt=0, alias="SKILLSPARK_NUDGE_SWEEP_SECONDS")
+    nudge_match_minutes: float = Field(default=60.0, gt=0, alias="SKILLSPARK_NUDGE_MATCH_MINUTES")
+    nudge_max_open_matches: int = Field(default=2, ge=0, alias="SKILLSPARK_NUDGE_MAX_OPEN_MATCHES")
+
+    @field_validator("nudge_time", "nudge_quiet_start", "nudge_quiet_end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        """A time of day as ``HH:MM`` (24-hour clock)."""
+        hours, sep, minutes = value.strip().partition(":")
+        if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+            raise ValueError("use HH:MM, for example 11:00")
+        if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+            raise ValueError("use a time from 00:00 to 23:59")
+        return f"{int(hours):02d}:{minutes}"
+
+    @field_validator("nudge_timezone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        """A time zone this machine knows (``zoneinfo``), such as ``Europe/London``."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
     # --- logging
     log_level: str = Field(default="INFO", alias="SKILLSPARK_LOG_LEVEL")

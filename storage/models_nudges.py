@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, utcnow
+from storage.models import Base, LearningWish, MemberSkill, utcnow
 
 #: Outbox states: waiting, taken by a sender, on the wire, and the end states.
 OUTBOX_STATES = (
@@ -152,7 +152,7 @@ class NudgeOutbox(Base):
     #: give (share a skill) | learn (learn one): used to balance giving and receiving.
     direction: Mapped[str] = mapped_column(String(8), default="give")
     opportunity_id: Mapped[int | None] = mapped_column(
-        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+        ForeignKey("opportunities.id", ondelete="CASCADE")
     )
     match_id: Mapped[int | None] = mapped_column(
         ForeignKey("peer_matches.id", ondelete="CASCADE"), index=True
@@ -167,11 +167,17 @@ class NudgeOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime | None]
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: The member's answer (yes | not_now | no), also in ``nudge_responses``: kept here
+    #: so the planning sweep counts unanswered offers from one index.
+    answer: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
         Index("ix_nudge_outbox_due", "status", "due_at"),
-        Index("ix_nudge_outbox_member", "member_id", "due_at"),
+        # A member's recent nudges for the planner (weekly cap, asked before); not the
+        # state, which changes three times a nudge while the sender works.
+        Index("ix_nudge_outbox_member", "member_id", "due_at", "answer", "opportunity_id"),
+        Index("ix_nudge_outbox_offers", "opportunity_id", "due_at", "status", "answer"),
     )
 
 
@@ -184,12 +190,28 @@ class NudgeResponse(Base):
     nudge_id: Mapped[int] = mapped_column(
         ForeignKey("nudge_outbox.id", ondelete="CASCADE"), unique=True
     )
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     opportunity_id: Mapped[int | None] = mapped_column(
-        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+        ForeignKey("opportunities.id", ondelete="CASCADE")
     )
     match_id: Mapped[int | None] = mapped_column(ForeignKey("peer_matches.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))
     #: yes | not_now | no
     answer: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_nudge_responses_member", "member_id", "opportunity_id", "answer"),
+        Index("ix_nudge_responses_answers", "opportunity_id", "answer"),
+    )
+
+
+# Indexes on tables of storage/models.py that the planning sweep reads in bulk
+# (migration 0004): the wishes and confirmed skills of thousands of members at once.
+Index("ix_learning_wishes_member", LearningWish.member_id)
+Index(
+    "ix_member_skills_member_status",
+    MemberSkill.member_id,
+    MemberSkill.status,
+    MemberSkill.category,
+)

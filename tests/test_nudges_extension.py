@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -140,10 +141,10 @@ async def test_not_now_waits_longer_each_time(sqlite_db: Database, tmp_path: Pat
         assert second_wait >= timedelta(days=14)
 
 
-async def test_three_no_thanks_lower_that_kind(sqlite_db: Database, tmp_path: Path) -> None:
+async def test_three_no_thanks_lower_that_kind(database: Database, tmp_path: Path) -> None:
     """After 3 "No thank you" to cooking, a gardening chance comes before a cooking one."""
     clock = FakeClock()
-    async with nudge_runtime(sqlite_db, tmp_path, clock) as rt:
+    async with nudge_runtime(database, tmp_path, clock) as rt:
         async with rt.sessionmaker.begin() as session:
             member = await add_member(
                 session,
@@ -277,7 +278,16 @@ async def test_forget_me_removes_every_nudge_row(database: Database, tmp_path: P
             member = (await session.execute(select(Member))).scalar_one()
             kept = await member_nudge_data(session, member.id)
         assert kept["nudge_settings"]["on"] is True
+        assert kept["nudge_settings"]["quiet_hours"] == "20:00-09:00"
+        assert kept["nudge_settings"]["no_thank_you_by_kind"] == {"cooking": 1}
         assert [n["answer"] for n in kept["nudges"]] == ["no"]
+        assert kept["nudges"][0]["status"] == "sent" and kept["nudges"][0]["sent_at"]
+        assert kept["skill_swaps"] == []
+        (with_file,) = [r for r in await chat.cmd("mydata") if r.document is not None]
+        assert with_file.document is not None
+        in_file = json.loads(with_file.document[1])  # what /mydata hands the member
+        assert in_file["nudge_settings"] == kept["nudge_settings"]
+        assert in_file["nudges"] == kept["nudges"]
 
         await chat.cmd("forget")
         await chat.press("forget_yes")

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -53,7 +52,9 @@ async def test_scheduled_jobs_plan_and_send(
             await add_opportunity(session, "Cook lunch", "cooking")
         peer.user(9100)
         scheduler = start_scheduler(rt.sessionmaker, rt.settings)
-        settings = SimpleNamespace(nudge_plan_seconds=0.2, nudge_sweep_seconds=0.2)
+        settings = rt.settings.model_copy(
+            update={"nudge_plan_seconds": 0.2, "nudge_sweep_seconds": 0.2}
+        )
         jobs = add_nudge_jobs(
             scheduler,
             rt.sessionmaker,

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.nudges import matches
+from bot.nudges.data import member_nudge_data
 from bot.types import Incoming
 from storage.models import StaffAlert
 from storage.models_nudges import NudgeOutbox, PeerMatch
@@ -117,6 +118,18 @@ async def test_approved_swap_asks_both_and_staff_arrange(
             ).scalar_one()
         assert stored is not None and stored.status == "agreed"
         assert f"members {cook} and {learner}" in meet.text
+
+        async with rt.sessionmaker() as session:  # /mydata: the skill, never the other member
+            kept = await member_nudge_data(session, cook)
+        assert kept["skill_swaps"] == [
+            {
+                "skill": stored.label,
+                "you_would": "share it",
+                "status": "agreed",
+                "your_answer": "yes",
+            }
+        ]
+        assert "Robin" not in str(kept)
 
 
 async def test_one_no_means_the_other_is_not_asked(sqlite_db: Database, tmp_path: Path) -> None:

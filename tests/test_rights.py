@@ -154,3 +154,17 @@ async def test_retention_purges_old_free_text(database: Database, tmp_path: Path
             texts = (await session.execute(select(Answer.text))).scalars().all()
             assert "i like to bake cakes" not in texts and "nah" in texts
             assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+async def test_my_data_file_includes_nudge_settings(sqlite_db: Database, tmp_path: Path) -> None:
+    """What the nudges feature keeps (settings, nudges, swaps) is in the /mydata file too."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        await chat.cmd("nudges off")
+        await chat.cmd("mydata")
+        name, content = chat.last[0].document or ("", b"")
+        data = json.loads(content)
+    assert name.endswith(".json")
+    assert data["nudge_settings"]["on"] is False
+    assert data["nudges"] == [] and data["skill_swaps"] == []

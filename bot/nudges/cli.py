@@ -1,9 +1,10 @@
-"""Staff commands: ``skillspark opportunities ...`` and ``skillspark matches ...``.
+"""Staff commands: ``skillspark opportunities ...``, ``matches ...`` and ``nudges ...``.
 
 Mounted by ``bot/cli.py``::
 
     app.add_typer(opportunities_app, name="opportunities")
     app.add_typer(matches_app, name="matches")
+    app.add_typer(nudges_app, name="nudges")
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -19,6 +20,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.nudges import matches as swaps
+from bot.nudges.data import outbox_status
 from bot.nudges.opportunities import (
     OpportunityError,
     OpportunityIn,
@@ -39,6 +41,11 @@ opportunities_app = typer.Typer(
 )
 matches_app = typer.Typer(
     help="Skill swaps between members: staff decide before anyone is asked.",
+    no_args_is_help=True,
+)
+
+nudges_app = typer.Typer(
+    help="Nudges members were sent: how many in each state, and any that may not have arrived.",
     no_args_is_help=True,
 )
 
@@ -294,3 +301,50 @@ def matches_decline(
     except swaps.MatchError as exc:
         raise _fail(exc) from exc
     typer.echo(f"declined skill swap {match_id}: nobody was told")
+
+
+# ---------------------------------------------------------------------- nudges
+
+
+@nudges_app.callback()
+def nudges_group() -> None:
+    """Nudges members were sent (``skillspark nudges status``)."""
+
+
+@nudges_app.command("status")
+def nudges_status(
+    days: Annotated[
+        int, typer.Option("--days", min=1, help="Nudges planned in the last DAYS days.")
+    ] = 7,
+    most: Annotated[int, typer.Option("--most", min=1, help="List at most this many.")] = 50,
+) -> None:
+    """How many nudges are in each state, and every nudge that may not have arrived.
+
+    A nudge is "unknown" when its sender stopped (or lost Telegram's answer) while
+    the message was on its way: it may have arrived or not, and it is never sent
+    again. Ask the member if you need to know; if they tap one of its buttons it
+    is marked sent.
+    """
+
+    async def work(session: AsyncSession) -> list[str]:
+        status = await outbox_status(session, since=utcnow() - timedelta(days=days), most=most)
+        lines = [f"nudges planned in the last {days} days:"]
+        counts = status.counts
+        lines.append("  " + (", ".join(f"{state} {n}" for state, n in counts.items()) or "none"))
+        if not status.unknown:
+            lines.append("no nudges with an unknown outcome")
+            return lines
+        lines.append(
+            f"{status.unknown_total} nudges may not have arrived "
+            "(unknown: the sender stopped during the call; never sent again):"
+        )
+        for row in status.unknown:
+            lines.append(
+                f"  nudge {row.nudge_id}  member {row.member_id} ({row.first_name or 'no name'})"
+                f"  {row.about}  planned {row.planned_for:%Y-%m-%d %H:%M} UTC  {row.reason}"
+            )
+        if status.unknown_total > len(status.unknown):
+            lines.append(f"  ... and {status.unknown_total - len(status.unknown)} more")
+        return lines
+
+    typer.echo("\n".join(_run(work)))

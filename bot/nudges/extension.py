@@ -19,12 +19,15 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine import TurnContext
 from bot.nudges import matches
+from bot.nudges.data import member_nudge_data
 from bot.nudges.prefs import NudgeDefaults, cancel_waiting, ensure_prefs, replan, timing_of
 from bot.nudges.schedule import backoff, day_list, quiet_begins
 from bot.nudges.texts import PREFIX, OpportunityText, details_text, join, parse_answer
+from bot.settings import Settings
 from bot.types import Button, Reply
 from storage import repo
 from storage.models import utcnow
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 TIME_OPTIONS = (600, 660, 840, 960)
 MAX_DAYS = 2
 HOW_MANY = (("nudge:n1", "button.days_1"), ("nudge:n2", "button.days_2"))
+#: Outbox states of a nudge that may have reached the member without the bot knowing.
+MAYBE_SENT = ("sending", "unknown")
 
 
 class NudgeExtension:
@@ -52,11 +57,15 @@ class NudgeExtension:
         self.now = now
 
     @classmethod
-    def from_settings(cls, settings: Any) -> NudgeExtension:
-        """Build from the application settings (optional ``nudge_*`` fields)."""
+    def from_settings(cls, settings: Settings) -> NudgeExtension:
+        """Build from the application settings (the ``SKILLSPARK_NUDGE_*`` defaults)."""
         return cls(NudgeDefaults.from_settings(settings))
 
     # ------------------------------------------------------------------ engine hooks
+
+    async def member_data(self, session: AsyncSession, member_id: int) -> dict[str, Any]:
+        """What this feature keeps about a member, for their ``/mydata`` file."""
+        return await member_nudge_data(session, member_id)
 
     async def on_button(self, ctx: TurnContext, choice: str) -> None:
         """A nudge answer or a settings button."""
@@ -88,6 +97,10 @@ class NudgeExtension:
         if row is None or row.member_id != ctx.member.id:
             ctx.say("nudge.gone")
             return
+        if row.status in MAYBE_SENT:  # a tap on it proves it arrived
+            row.status = "sent"
+            row.sent_at = row.sent_at or self.now()
+            row.last_error = "the member answered it"
         done = await ctx.session.execute(
             select(NudgeResponse.id).where(NudgeResponse.nudge_id == nudge_id)
         )
@@ -189,6 +202,7 @@ class NudgeExtension:
         except IntegrityError:
             ctx.say("nudge.already")
             return False
+        row.answer = answer  # kept on the nudge too: the planner counts unanswered offers
         return True
 
     async def _wait_longer(self, ctx: TurnContext, prefs: NudgePrefs, now: datetime) -> None:

@@ -10,7 +10,8 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.nudges.schedule import Timing, default_days_mask, next_slot, valid_timezone
+from bot.nudges.schedule import Timing, default_days_mask, next_slot
+from bot.settings import Settings
 from storage.models import utcnow
 from storage.models_nudges import NudgeOutbox, NudgePrefs
 
@@ -31,28 +32,21 @@ class NudgeDefaults:
     quiet_end: int = 540
 
     @classmethod
-    def from_settings(cls, settings: Any) -> NudgeDefaults:
-        """Read optional ``nudge_*`` settings, keeping these defaults when absent."""
-        timezone = str(getattr(settings, "nudge_timezone", cls.timezone))
+    def from_settings(cls, settings: Settings) -> NudgeDefaults:
+        """The ``SKILLSPARK_NUDGE_*`` defaults (checked by :class:`~bot.settings.Settings`)."""
         return cls(
-            timezone=timezone if valid_timezone(timezone) else cls.timezone,
-            time_minutes=_minutes(getattr(settings, "nudge_time", None), cls.time_minutes),
-            weekly_cap=int(getattr(settings, "nudge_weekly_cap", cls.weekly_cap)),
-            quiet_start=_minutes(getattr(settings, "nudge_quiet_start", None), cls.quiet_start),
-            quiet_end=_minutes(getattr(settings, "nudge_quiet_end", None), cls.quiet_end),
+            timezone=settings.nudge_timezone,
+            time_minutes=clock_minutes(settings.nudge_time),
+            weekly_cap=settings.nudge_weekly_cap,
+            quiet_start=clock_minutes(settings.nudge_quiet_start),
+            quiet_end=clock_minutes(settings.nudge_quiet_end),
         )
 
 
-def _minutes(value: object, default: int) -> int:
-    """``"11:00"`` -> 660; anything unreadable gives ``default``."""
-    if value is None:
-        return default
-    try:
-        hours, _, minutes = str(value).partition(":")
-        total = int(hours) * 60 + int(minutes or 0)
-    except ValueError:
-        return default
-    return total if 0 <= total < 24 * 60 else default
+def clock_minutes(value: str) -> int:
+    """``"11:00"`` -> 660 (minutes after midnight; settings have checked the format)."""
+    hours, _, minutes = value.partition(":")
+    return int(hours) * 60 + int(minutes or 0)
 
 
 def aware(at: datetime | None) -> datetime | None:

@@ -64,10 +64,6 @@ def kind_weight(declines: int) -> float:
     return 0.5 ** (max(0, declines) // DECLINES_TO_LOWER)
 
 
-#: Fit for 0, 1, 2 and 3 or more shared categories.
-_FIT = (0.0, 1.0, 1.25, 1.5)
-
-
 def _fit(count: int, weight: float) -> float:
     """How well ``count`` shared categories fit (1 for the first, a little more for others)."""
     return (1.0 + 0.25 * min(count - 1, 2)) * weight if count else 0.0
@@ -122,6 +118,11 @@ class Catalogue:
             if opp.network is not None:
                 self._own.setdefault(opp.network, []).append(opp)
         self._by_network: dict[str, dict[str, list[OpenOpportunity]]] = {}
+        self._kind = {o.id: o.kind for o in open_now}
+        self._ids: dict[str, dict[str, tuple[int, ...]]] = {}
+        self._tables: dict[tuple[bool, bool], dict[int, tuple[float, str]]] = {}
+        #: Ids of the opportunities that can be offered (open, not past their closing date).
+        self.ids = [o.id for o in open_now]
 
     def _index(self, network: str) -> dict[str, list[OpenOpportunity]]:
         """Category -> opportunities a member of ``network`` may be offered."""
@@ -165,29 +166,85 @@ class Catalogue:
     def best(
         self, member: MemberFacts, load: dict[int, int], has_room: Callable[[int], bool]
     ) -> Pick | None:
-        """The first pick :meth:`rank` would give whose opportunity still has room (fast)."""
-        give_weight = LESS_WANTED if member.gave > member.received else 1.0
-        learn_weight = LESS_WANTED if member.received > member.gave else 1.0
-        declines, later, base = member.declines, member.later, self._base
+        """The first pick :meth:`rank` would give whose opportunity still has room (fast).
+
+        The same scores as :func:`score`; this is the planning sweep's inner loop,
+        so categories shared are counted in one number per opportunity (to share
+        in the low bits, to learn from bit 6) and scored from a table.
+        """
+        index = self._ids_by_category(member.network)
+        counts: dict[int, int] = {}
+        get = counts.get
+        for category in member.skills:
+            for opp_id in index.get(category, ()):
+                counts[opp_id] = get(opp_id, 0) + 1
+        for category in member.wishes:
+            for opp_id in index.get(category, ()):
+                counts[opp_id] = get(opp_id, 0) + _LEARN
+        if not counts:
+            return None
+        table = self._fit_table(member.gave > member.received, member.received > member.gave)
+        seen, declines, later, base = member.seen, member.declines, member.later, self._base
         scored = []
-        for opp_id, (opp, give, learn) in self._counts(member).items():
-            give_fit = _FIT[min(give, 3)] * give_weight
-            learn_fit = _FIT[min(learn, 3)] * learn_weight
-            if give_fit >= learn_fit:
-                value = (give_fit + 0.25 * learn_fit) * base[opp_id]
-            else:
-                value = (learn_fit + 0.25 * give_fit) * base[opp_id]
+        for opp_id, both in counts.items():
+            if opp_id in seen:
+                continue
+            fit = table.get(both)
+            if fit is None:
+                fit = table[both] = _table_entry(both, *self._weights(member))
+            value = fit[0] * base[opp_id]
             if declines:
-                value *= kind_weight(int(declines.get(opp.kind, 0)))
+                value *= kind_weight(int(declines.get(self._kind[opp_id], 0)))
             if later and opp_id in later:
                 value *= ASKED_LATER
-            direction = "give" if give_fit >= learn_fit else "learn"
-            scored.append((-value, load.get(opp_id, 0), opp_id, direction))
+            scored.append((-value, load.get(opp_id, 0), opp_id, fit[1]))
+        if not scored:
+            return None
+        first = min(scored)
+        if has_room(first[2]):
+            return Pick(first[2], -first[0], first[3])
         scored.sort()
         for negative, _, opp_id, direction in scored:
             if has_room(opp_id):
                 return Pick(opp_id, -negative, direction)
         return None
+
+    def _ids_by_category(self, network: str) -> dict[str, tuple[int, ...]]:
+        """Category -> ids of the opportunities a member of ``network`` may be offered."""
+        ids = self._ids.get(network)
+        if ids is None:
+            index = self._index(network)
+            key = _SHARED if index is self._everyone else network
+            ids = self._ids.get(key)
+            if ids is None:
+                ids = self._ids[key] = {c: tuple(o.id for o in opps) for c, opps in index.items()}
+            self._ids[network] = ids
+        return ids
+
+    def _fit_table(self, gave_more: bool, received_more: bool) -> dict[int, tuple[float, str]]:
+        """Counts (as in :meth:`best`) -> (fit, direction), for one giving/receiving balance."""
+        return self._tables.setdefault((gave_more, received_more), {})
+
+    @staticmethod
+    def _weights(member: MemberFacts) -> tuple[float, float]:
+        """How much sharing and learning count for this member (balance of give and take)."""
+        give_weight = LESS_WANTED if member.gave > member.received else 1.0
+        learn_weight = LESS_WANTED if member.received > member.gave else 1.0
+        return give_weight, learn_weight
+
+
+#: The key of the index shared by every network without offers of its own.
+_SHARED = "\x00every network"
+#: :meth:`Catalogue.best` counts categories to learn from this bit on.
+_LEARN = 64
+
+
+def _table_entry(both: int, give_weight: float, learn_weight: float) -> tuple[float, str]:
+    """Fit (before the opportunity's own base) and direction for packed category counts."""
+    give_fit = _fit(both % _LEARN, give_weight)
+    learn_fit = _fit(both // _LEARN, learn_weight)
+    value = max(give_fit, learn_fit) + 0.25 * min(give_fit, learn_fit)
+    return value, "give" if give_fit >= learn_fit else "learn"
 
 
 def _by_category(opportunities: Iterable[OpenOpportunity]) -> dict[str, list[OpenOpportunity]]:

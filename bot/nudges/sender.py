@@ -6,18 +6,29 @@ How a nudge moves through the outbox::
                           |                 |---429-----------> pending (after retry_after)
                           |                 |---403-----------> blocked (never retried)
                           |                 |---400-----------> failed
-                          |                 '---other error---> pending (back-off), failed at last
+                          |                 |---not sent------> pending (back-off), failed at last
+                          |                 '---maybe sent----> unknown (never resent)
+                          |--stop (SIGTERM)-------------------> pending   (never tried: safe)
                           '--lease over (sender died)---------> pending   (never tried: safe)
                  sending --lease over (sender died mid-call)---> unknown   (maybe sent: not resent)
+        unknown/sending --the member taps one of its buttons---> sent      (it did arrive)
 
 * A batch is claimed in one statement (``FOR UPDATE SKIP LOCKED`` on PostgreSQL),
   so two bot processes never claim the same row.
 * Just before its Telegram call a row is marked ``sending`` in its own committed
-  transaction, only if this sender still owns it. A crash can therefore leave
-  at most the calls on the wire undecided; those become ``unknown`` and are
-  never sent again (a member never gets a nudge twice). Rows claimed but not yet
-  tried go back to ``pending`` after the lease, or at once when the sender that
-  claimed them is found dead on this machine.
+  transaction, only if this sender still owns it. Every wait (pacing, a 429
+  pause, room on the wire) and the message itself are done before that mark,
+  so the only step after it is the request. A crash can therefore leave at most
+  the calls on the wire undecided; those become ``unknown``: never sent again
+  (a member never gets a nudge twice), and listed for staff (``skillspark
+  nudges status``). A call that failed where the request may have reached
+  Telegram (a read timeout, a dropped connection) is ``unknown`` too; one that
+  certainly did not leave (no connection) is retried.
+* Stopping (:meth:`NudgeService.stop`, on SIGTERM/SIGINT) is clean: no new
+  claims, the calls on the wire finish and are recorded, claimed nudges not yet
+  tried go back to ``pending``. A restart then sends each remaining nudge once.
+* Rows claimed but not yet tried by a sender that died go back to ``pending``
+  after the lease, or at once when that sender is found dead on this machine.
 * Pacing: ``rate`` a second overall (never more in any 1-second window) and 1
   a second per chat (:class:`Pacer`); a 429 pauses every send for
   ``retry_after``; quiet hours are checked at the moment of sending, and a nudge
@@ -33,28 +44,37 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Row, Table, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import DateTime, Integer, Table, bindparam, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from bot.content import Content
 from bot.nudges.pacer import Pacer
 from bot.nudges.prefs import WAITING, aware
 from bot.nudges.schedule import Timing, is_quiet, next_slot, quiet_begins, zone
+from bot.nudges.sql import Decoded, ids_param, in_ids, raw
 from bot.nudges.texts import OpportunityText, opportunity_reply, peer_reply
 from bot.types import Reply
 from storage.models import Member, utcnow
-from storage.models_nudges import NudgeOutbox, NudgePrefs, Opportunity, PeerMatch
+from storage.models_nudges import NudgeOutbox, NudgePrefs, NudgeResponse, Opportunity, PeerMatch
 
 log = logging.getLogger(__name__)
 
 OUTBOX = cast(Table, NudgeOutbox.__table__)
+PREFS = cast(Table, NudgePrefs.__table__)
+RESPONSES = cast(Table, NudgeResponse.__table__)
+MEMBERS = cast(Table, Member.__table__)
+OPPORTUNITIES = cast(Table, Opportunity.__table__)
+MATCHES = cast(Table, PeerMatch.__table__)
 #: How often a draining sender looks for rows left by senders that died.
 RECOVER_EVERY = timedelta(seconds=10)
+#: Rows that are a sender's business (claimed, or with a call on the wire).
+HELD = ("claimed", "sending")
 
 
 class NudgeSender(Protocol):
@@ -66,9 +86,12 @@ class NudgeSender(Protocol):
     """
 
     async def send_nudge(self, chat_id: int, reply: Reply) -> int | None:
-        """Send it; return the message id. Raise :class:`RetryLater` on 429,
-        :class:`Blocked` on 403 (or a chat that is gone), :class:`Undeliverable`
-        on another 400; any other exception is a passing failure, retried later."""
+        """Send it at once (no waiting, no retrying: the sweep paces and retries);
+        return the message id. Raise :class:`RetryLater` on 429, :class:`Blocked`
+        on 403 (or a chat that is gone), :class:`Undeliverable` on another 400,
+        :class:`MaybeSent` when the request may have reached Telegram but the
+        answer was lost; any other exception means "certainly not sent" and the
+        nudge is tried again later."""
         ...
 
 
@@ -87,6 +110,10 @@ class Blocked(Exception):
 
 class Undeliverable(Exception):
     """Telegram refused this message (400): retrying would not help."""
+
+
+class MaybeSent(Exception):
+    """The request may have reached Telegram, but no answer came back (never resent)."""
 
 
 @dataclass
@@ -111,7 +138,7 @@ class SendReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-@dataclass
+@dataclass(slots=True)
 class Claimed:
     """A claimed nudge with what is needed to render and check it."""
 
@@ -161,17 +188,25 @@ class InFlight:
         """Learn from one call's latency (a moving average)."""
         self.latency = seconds if self.latency == 0 else 0.8 * self.latency + 0.2 * seconds
 
-    async def __aenter__(self) -> None:
+    async def acquire(self) -> None:
         """Wait for room on the wire."""
         async with self._changed:
             await self._changed.wait_for(lambda: self._busy < self.allowed)
             self._busy += 1
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def release(self) -> None:
         """Make room."""
         async with self._changed:
             self._busy -= 1
             self._changed.notify_all()
+
+    async def __aenter__(self) -> None:
+        """Wait for room on the wire."""
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Make room."""
+        await self.release()
 
 
 def worker_name() -> str:
@@ -222,72 +257,133 @@ class NudgeService:
         self.lease = lease
         self.max_attempts = max_attempts
         self.now = now
-        self._running: asyncio.Lock = asyncio.Lock()
+        self._current: asyncio.Future[SendReport] | None = None
         self._stopping = False
+        self._stop_event = asyncio.Event()
+        self._drains = 0
+        self._drained = asyncio.Condition()
         self._last_recover: datetime | None = None
+        self._statements: dict[str, _Statements] = {}
+        self._timings: dict[tuple[Any, ...], Timing] = {}
+        self._texts: dict[tuple[Any, ...], OpportunityText] = {}
+        self._decoded = Decoded()
 
     # ------------------------------------------------------------------ public
 
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`begin_stop` (or :meth:`stop`) was called."""
+        return self._stopping
+
     async def sweep(self) -> SendReport:
-        """The APScheduler job: send everything due; returns at once if a sweep still runs."""
-        if self._running.locked() or self._stopping:
+        """The APScheduler job: send everything due; returns at once if a sweep still runs.
+
+        The drain runs in a task of its own: a scheduler shutting down cancels its
+        jobs, and a call on the wire must still finish and be recorded.
+        """
+        if self._stopping or (self._current is not None and not self._current.done()):
             return SendReport()
-        async with self._running:
-            return await self.drain()
+        self._current = asyncio.ensure_future(self.drain())
+        return await asyncio.shield(self._current)
 
     async def drain(self) -> SendReport:
-        """Claim and send until nothing is due (or :meth:`stop` is called)."""
+        """Claim and send until nothing is due (or stopping begins)."""
         report = SendReport()
-        while not self._stopping:
-            now = self.now()
-            if self._last_recover is None or now - self._last_recover > RECOVER_EVERY:
-                report.add(await self.recover())
-                self._last_recover = now
-            started = time.perf_counter()
-            rows = await self.claim(self.batch)
-            report.claim_seconds += time.perf_counter() - started
-            if not rows:
-                break
-            report.claims += 1
-            report.add(await self._send_all(rows))
+        async with self._drained:
+            self._drains += 1
+        try:
+            while not self._stopping:
+                now = self.now()
+                if self._last_recover is None or now - self._last_recover > RECOVER_EVERY:
+                    report.add(await self.recover())
+                    self._last_recover = now
+                started = time.perf_counter()
+                rows = await self.claim(self.batch)
+                report.claim_seconds += time.perf_counter() - started
+                if not rows:
+                    break
+                report.claims += 1
+                report.add(await self._send_all(rows))
+        finally:
+            async with self._drained:
+                self._drains -= 1
+                self._drained.notify_all()
         return report
 
-    async def stop(self) -> None:
-        """Finish the calls on the wire, give back claimed rows, and stop."""
+    def begin_stop(self) -> None:
+        """Stop taking nudges now (safe to call from a signal handler's callback).
+
+        Nothing new is claimed, and nudges waiting for their turn stop waiting;
+        the calls already on the wire go on. :meth:`stop` waits for them.
+        """
         self._stopping = True
-        async with self._running:
-            pass
-        async with self.sessionmaker.begin() as session:
-            await session.execute(
-                update(NudgeOutbox)
-                .where(NudgeOutbox.status == "claimed", NudgeOutbox.claimed_by == self.worker)
+        self._stop_event.set()
+
+    async def stop(self, within: float = 30.0) -> int:
+        """Stop cleanly: no new claims; wait (at most ``within`` seconds) for the calls
+        on the wire to finish and be recorded; give back claimed nudges not yet tried.
+
+        Returns how many claimed nudges went back to ``pending``. A call still on
+        the wire after ``within`` stays ``sending`` and becomes ``unknown`` later
+        (never resent).
+        """
+        self.begin_stop()
+        try:
+            async with asyncio.timeout(within):
+                async with self._drained:
+                    await self._drained.wait_for(lambda: self._drains == 0)
+        except TimeoutError:
+            log.warning(
+                "nudge calls still on the wire after %.0f s; they will be listed as unknown",
+                within,
+            )
+        async with self._connection() as conn:
+            result = await conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.status == "claimed", OUTBOX.c.claimed_by == self.worker)
                 .values(status="pending", claimed_by=None, lease_until=None)
             )
+        released = int(getattr(result, "rowcount", 0) or 0)
+        if released:
+            log.info("nudge sending stopped; %d nudges wait for the next start", released)
+        return released
 
     async def recover(self) -> SendReport:
-        """Settle rows of senders that died: untried ones go back, in-flight ones are marked."""
+        """Settle rows of senders that died: untried ones go back, in-flight ones are marked.
+
+        A row left ``sending`` becomes ``unknown`` (maybe sent, never resent),
+        or ``sent`` if the member has already answered it.
+        """
         report = SendReport()
         now = self.now()
         dead = await self._dead_local_workers()
-        async with self.sessionmaker.begin() as session:
-            expired = NudgeOutbox.lease_until < now
-            owner_dead = NudgeOutbox.claimed_by.in_(dead) if dead else None
+        async with self._connection() as conn:
+            expired = OUTBOX.c.lease_until < now
+            owner_dead = OUTBOX.c.claimed_by.in_(dead) if dead else None
             gone = expired if owner_dead is None else (expired | owner_dead)
-            result = await session.execute(
-                update(NudgeOutbox)
-                .where(NudgeOutbox.status == "claimed", gone)
+            result = await conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.status == "claimed", gone)
                 .values(status="pending", claimed_by=None, lease_until=None)
             )
             report.released = int(getattr(result, "rowcount", 0) or 0)
-            result = await session.execute(
-                update(NudgeOutbox)
-                .where(NudgeOutbox.status == "sending", gone)
+            answered = exists().where(RESPONSES.c.nudge_id == OUTBOX.c.id)
+            await conn.execute(  # the member tapped a button on it: it did arrive
+                update(OUTBOX)
+                .where(OUTBOX.c.status == "sending", gone, answered)
+                .values(status="sent", sent_at=now, last_error="the member answered it")
+            )
+            result = await conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.status == "sending", gone)
                 .values(status="unknown", last_error="the sender stopped during the call")
             )
             report.unknown = int(getattr(result, "rowcount", 0) or 0)
         if report.unknown:
             log.warning(
-                "%d nudges were on the wire when their sender stopped; not resent", report.unknown
+                "%d nudges were on the wire when their sender stopped; not resent "
+                "(skillspark nudges status lists them)",
+                report.unknown,
             )
         return report
 
@@ -296,40 +392,45 @@ class NudgeService:
     async def claim(self, limit: int) -> list[Claimed]:
         """Take up to ``limit`` due rows for this sender (never a row another sender holds)."""
         now = self.now()
-        async with self.sessionmaker.begin() as session:
-            due = (
-                select(NudgeOutbox.id)
-                .where(NudgeOutbox.status == "pending", NudgeOutbox.due_at <= now)
-                .order_by(NudgeOutbox.due_at, NudgeOutbox.id)
-                .limit(limit)
-            )
-            if _dialect(session) == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            table = OUTBOX
-            result = await session.execute(
-                update(table)
-                .where(table.c.id.in_(due.scalar_subquery()))
-                .values(status="claimed", claimed_by=self.worker, lease_until=now + self.lease)
-                .returning(table.c.id)
-            )
-            ids = [int(i) for i in result.scalars()]
-            if not ids:
-                return []
-            rows = await session.execute(_details().where(NudgeOutbox.id.in_(ids)))
-            claimed = [_claimed(r) for r in rows.all()]
+        params = {"now": now, "limit": limit, "worker": self.worker, "lease": now + self.lease}
+        async with self._connection() as conn:
+            sql = self._sql(conn)
+            if sql.claim_with_details is not None:
+                rows = (await conn.execute(sql.claim_with_details, params)).all()
+            else:
+                ids = (await conn.execute(sql.claim_ids, params)).scalars().all()
+                if not ids:
+                    return []
+                found = await conn.execute(sql.details, {"ids": ids_param(ids, sql.db)})
+                rows = found.all()
+        claimed = [self._claimed(r) for r in rows]
         claimed.sort(key=lambda c: (c.due_at, c.id))
         return claimed
+
+    def _sql(self, conn: AsyncConnection) -> _Statements:
+        """The sender's statements for this database (built once)."""
+        db = conn.dialect.name
+        statements = self._statements.get(db)
+        if statements is None:
+            statements = self._statements[db] = _Statements(db)
+        return statements
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """One short transaction (committed on leaving)."""
+        async with self.sessionmaker.begin() as session:
+            yield await session.connection()
 
     async def _dead_local_workers(self) -> list[str]:
         """Workers on this machine (other than this one) whose process has ended."""
         host = self.worker.split(":", 1)[0] + ":"
-        async with self.sessionmaker() as session:
+        async with self._connection() as conn:
             names = (
-                await session.execute(
-                    select(NudgeOutbox.claimed_by)
+                await conn.execute(
+                    select(OUTBOX.c.claimed_by)
                     .where(
-                        NudgeOutbox.status.in_(("claimed", "sending")),
-                        NudgeOutbox.claimed_by.startswith(host, autoescape=True),
+                        OUTBOX.c.status.in_(HELD),
+                        OUTBOX.c.claimed_by.startswith(host, autoescape=True),
                     )
                     .distinct()
                 )
@@ -346,6 +447,64 @@ class NudgeService:
                     dead.append(name)
             return dead
 
+    def _claimed(self, r: Any) -> Claimed:
+        """A detail row as a :class:`Claimed` (timings and texts shared between rows)."""
+        (
+            row_id,
+            member_id,
+            chat_id,
+            kind,
+            due_at,
+            send_before,
+            attempts,
+            first_name,
+            language,
+            consent,
+            enabled,
+            *timing_key,
+        ) = r[:16]
+        (asked_count, *text, opp_status, closes_on, match_label, match_skill, match_status) = r[16:]
+        timing_key = tuple(timing_key)
+        timing = self._timings.get(timing_key)
+        if timing is None:
+            timing = Timing(*timing_key) if timing_key[0] is not None else Timing()
+            if len(self._timings) > 1000:
+                self._timings.clear()
+            self._timings[timing_key] = timing
+        opportunity = None
+        if text[0] is not None:
+            text_key = tuple(text)
+            opportunity = self._texts.get(text_key)
+            if opportunity is None:
+                opportunity = OpportunityText(*text_key)
+                if len(self._texts) > 1000:
+                    self._texts.clear()
+                self._texts[text_key] = opportunity
+        if isinstance(closes_on, str):
+            closes_on = date.fromisoformat(closes_on)
+        decoded = self._decoded
+        return Claimed(
+            row_id,
+            member_id,
+            chat_id,
+            kind,
+            decoded.time(due_at) or utcnow(),
+            decoded.time(send_before),
+            attempts,
+            first_name or "",
+            language or "en",
+            bool(consent),
+            True if enabled is None else bool(enabled),
+            timing,
+            asked_count or 0,
+            opportunity,
+            opp_status == "open",
+            match_label or "",
+            match_skill or "",
+            match_status == "approved",
+            closes_on,
+        )
+
     # ------------------------------------------------------------------ sending
 
     async def _send_all(self, rows: list[Claimed]) -> SendReport:
@@ -353,20 +512,42 @@ class NudgeService:
         report = SendReport()
 
         async def one(row: Claimed) -> None:
-            await self.pacer.wait(row.chat_id)
-            async with self._gate:
+            if not await self._unless_stopping(self.pacer.wait(row.chat_id)):
+                return  # stopping: the row stays claimed and stop() gives it back
+            if not await self._unless_stopping(self._gate.acquire()):
+                return
+            try:
                 await self._attempt(row, report)
+            finally:
+                await self._gate.release()
 
         await asyncio.gather(*(one(r) for r in rows))
         return report
 
+    async def _unless_stopping(self, waiting: Awaitable[None]) -> bool:
+        """Wait for ``waiting``; False (the wait abandoned) when stopping begins first."""
+        task = asyncio.ensure_future(waiting)
+        if self._stopping:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return False
+        stopper = asyncio.ensure_future(self._stop_event.wait())
+        try:
+            await asyncio.wait((task, stopper), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        if task.done() and not task.cancelled():
+            task.result()  # raise what the wait raised
+            return True
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+
     async def _attempt(self, row: Claimed, report: SendReport) -> None:
-        """Check, mark ``sending``, call Telegram, record the outcome."""
+        """Check, render, wait for the moment, mark ``sending``, call Telegram, record."""
         now = self.now()
         if self._stopping:
-            await self._finish(row, "claimed", status="pending", claimed_by=None, lease_until=None)
-            report.released += 1
-            return
+            return  # stop() gives the row back
         if not self._still_wanted(row, now):
             await self._finish(row, "claimed", status="cancelled", last_error="no longer wanted")
             report.cancelled += 1
@@ -385,7 +566,10 @@ class NudgeService:
             report.deferred += 1
             return
         reply = self._render(row)
-        await self.pacer.before_call()
+        # Everything that may wait happens before the mark, so that once a row is
+        # ``sending`` the request is the next thing this process does.
+        if not await self._unless_stopping(self.pacer.before_call()) or self._stopping:
+            return
         if not await self._mark_sending(row, self.now()):
             return  # another sender took it over after our lease ran out
         started = time.monotonic()
@@ -411,7 +595,17 @@ class NudgeService:
         except Undeliverable as exc:
             await self._finish(row, "sending", status="failed", last_error=str(exc)[:200])
             report.failed += 1
-        except Exception as exc:  # a passing failure: try again later
+        except MaybeSent as exc:
+            await self._finish(
+                row, "sending", status="unknown", last_error=f"maybe sent: {exc}"[:200]
+            )
+            report.unknown += 1
+            log.warning(
+                "nudge %d: the answer from Telegram was lost (%s); it is not resent",
+                row.id,
+                exc,
+            )
+        except Exception as exc:  # certainly not sent (the sender says so): try again later
             attempts = row.attempts + 1
             final = attempts >= self.max_attempts
             await self._finish(
@@ -431,7 +625,12 @@ class NudgeService:
         else:
             self._gate.took(time.monotonic() - started)
             await self._finish(
-                row, "sending", status="sent", sent_at=self.now(), message_id=message_id
+                row,
+                "sending",
+                also=("sent",),  # the member may have answered it already
+                status="sent",
+                sent_at=self.now(),
+                message_id=message_id,
             )
             report.sent += 1
 
@@ -446,32 +645,25 @@ class NudgeService:
 
     async def _mark_sending(self, row: Claimed, now: datetime) -> bool:
         """Record that the call is about to be made (committed first); False if not ours."""
-        async with self.sessionmaker.begin() as session:
-            result = await session.execute(
-                update(NudgeOutbox)
-                .where(
-                    NudgeOutbox.id == row.id,
-                    NudgeOutbox.status == "claimed",
-                    NudgeOutbox.claimed_by == self.worker,
-                )
-                .values(
-                    status="sending",
-                    lease_until=now + self.lease,
-                    attempts=NudgeOutbox.attempts + 1,
-                )
+        async with self._connection() as conn:
+            result = await conn.execute(
+                self._sql(conn).mark_sending,
+                {"row": row.id, "worker": self.worker, "lease": now + self.lease},
             )
-            return int(getattr(result, "rowcount", 0) or 0) == 1
+        return int(getattr(result, "rowcount", 0) or 0) == 1
 
-    async def _finish(self, row: Claimed, from_status: str, **values: Any) -> None:
+    async def _finish(
+        self, row: Claimed, from_status: str, *, also: tuple[str, ...] = (), **values: Any
+    ) -> None:
         """Record an outcome, only while this sender still owns the row."""
         states = ("sending", "unknown") if from_status == "sending" else (from_status,)
-        async with self.sessionmaker.begin() as session:
-            await session.execute(
-                update(NudgeOutbox)
+        async with self._connection() as conn:
+            await conn.execute(
+                update(OUTBOX)
                 .where(
-                    NudgeOutbox.id == row.id,
-                    NudgeOutbox.status.in_(states),
-                    NudgeOutbox.claimed_by == self.worker,
+                    OUTBOX.c.id == row.id,
+                    OUTBOX.c.status.in_(states + also),
+                    OUTBOX.c.claimed_by == self.worker,
                 )
                 .values(**values)
             )
@@ -479,20 +671,20 @@ class NudgeService:
     async def _blocked(self, row: Claimed) -> None:
         """The member blocked the bot: mark them, drop their waiting nudges, never retry."""
         now = self.now()
-        async with self.sessionmaker.begin() as session:
-            await session.execute(
-                update(NudgeOutbox)
-                .where(NudgeOutbox.id == row.id, NudgeOutbox.claimed_by == self.worker)
+        async with self._connection() as conn:
+            await conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == row.id, OUTBOX.c.claimed_by == self.worker)
                 .values(status="blocked", last_error="403 the member blocked the bot")
             )
-            await session.execute(
-                update(NudgePrefs)
-                .where(NudgePrefs.member_id == row.member_id)
+            await conn.execute(
+                update(PREFS)
+                .where(PREFS.c.member_id == row.member_id)
                 .values(blocked_at=now, updated_at=now)
             )
-            await session.execute(
-                update(NudgeOutbox)
-                .where(NudgeOutbox.member_id == row.member_id, NudgeOutbox.status.in_(WAITING))
+            await conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.member_id == row.member_id, OUTBOX.c.status.in_(WAITING))
                 .values(
                     status="cancelled", claimed_by=None, last_error="the member blocked the bot"
                 )
@@ -521,9 +713,110 @@ class NudgeService:
         )
 
 
-def _dialect(session: AsyncSession) -> str:
-    """The database dialect name of a session."""
-    return session.bind.dialect.name if session.bind is not None else ""
+class _Statements:
+    """The sender's statements for one database, built once (only parameters change)."""
+
+    def __init__(self, db: str) -> None:
+        """Build the statements for dialect ``db``."""
+        self.db = db
+        at = DateTime(timezone=True)
+        outbox = OUTBOX
+        due = (
+            select(outbox.c.id)
+            .where(outbox.c.status == "pending", outbox.c.due_at <= bindparam("now", type_=at))
+            .order_by(outbox.c.due_at, outbox.c.id)
+            .limit(bindparam("limit", type_=Integer))
+        )
+        if db == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        claim = (
+            update(outbox)
+            .where(outbox.c.id.in_(due.scalar_subquery()))
+            .values(
+                status="claimed",
+                claimed_by=bindparam("worker"),
+                lease_until=bindparam("lease", type_=at),
+            )
+        )
+        self.claim_ids = claim.returning(outbox.c.id)
+        self.details = _details(outbox, outbox.c.id, in_ids(outbox.c.id, "ids", db))
+        #: PostgreSQL: claim and read the details in one statement.
+        self.claim_with_details: Any = None
+        if db == "postgresql":
+            claimed = claim.returning(*_OUTBOX_DETAILS).cte("claimed")
+            self.claim_with_details = _details(claimed, claimed.c.id, None)
+        self.mark_sending = (
+            update(outbox)
+            .where(
+                outbox.c.id == bindparam("row", type_=Integer),
+                outbox.c.status == "claimed",
+                outbox.c.claimed_by == bindparam("worker"),
+            )
+            .values(
+                status="sending",
+                lease_until=bindparam("lease", type_=at),
+                attempts=outbox.c.attempts + 1,
+            )
+        )
+
+
+_OUTBOX_DETAILS = (
+    OUTBOX.c.id,
+    OUTBOX.c.member_id,
+    OUTBOX.c.chat_id,
+    OUTBOX.c.kind,
+    OUTBOX.c.due_at,
+    OUTBOX.c.send_before,
+    OUTBOX.c.attempts,
+    OUTBOX.c.opportunity_id,
+    OUTBOX.c.match_id,
+)
+
+
+def _details(rows: Any, row_id: Any, where: Any) -> Any:
+    """The columns a sender needs about claimed rows (member, timing, the offer).
+
+    ``rows`` is the outbox table or a CTE of claimed outbox rows.
+    """
+    c = rows.c
+    stmt = (
+        select(  # the order matters: NudgeService._claimed unpacks rows by position
+            row_id.label("id"),
+            c.member_id,
+            c.chat_id,
+            c.kind,
+            raw(c.due_at).label("due_at"),
+            raw(c.send_before).label("send_before"),
+            c.attempts,
+            MEMBERS.c.first_name,
+            MEMBERS.c.language,
+            MEMBERS.c.consent,
+            PREFS.c.enabled,
+            PREFS.c.timezone,
+            PREFS.c.days_mask,
+            PREFS.c.time_minutes,
+            PREFS.c.quiet_start,
+            PREFS.c.quiet_end,
+            PREFS.c.asked_count,
+            OPPORTUNITIES.c.title,
+            OPPORTUNITIES.c.description,
+            OPPORTUNITIES.c.emoji,
+            OPPORTUNITIES.c.when_text,
+            OPPORTUNITIES.c.where_text,
+            OPPORTUNITIES.c.contact,
+            OPPORTUNITIES.c.status.label("opp_status"),
+            raw(OPPORTUNITIES.c.closes_on).label("closes_on"),
+            MATCHES.c.label.label("match_label"),
+            MATCHES.c.skill_id.label("match_skill"),
+            MATCHES.c.status.label("match_status"),
+        )
+        .select_from(rows)
+        .join(MEMBERS, MEMBERS.c.id == c.member_id)
+        .outerjoin(PREFS, PREFS.c.member_id == c.member_id)
+        .outerjoin(OPPORTUNITIES, OPPORTUNITIES.c.id == c.opportunity_id)
+        .outerjoin(MATCHES, MATCHES.c.id == c.match_id)
+    )
+    return stmt if where is None else stmt.where(where)
 
 
 def _missed(row: Claimed, now: datetime) -> bool:
@@ -532,84 +825,3 @@ def _missed(row: Claimed, now: datetime) -> bool:
     if send_before is not None and now >= send_before:
         return True
     return is_quiet(now, row.timing)
-
-
-def _details() -> Any:
-    """The columns a sender needs about claimed rows (member, timing, the offer)."""
-    return (
-        select(
-            NudgeOutbox.id,
-            NudgeOutbox.member_id,
-            NudgeOutbox.chat_id,
-            NudgeOutbox.kind,
-            NudgeOutbox.due_at,
-            NudgeOutbox.send_before,
-            NudgeOutbox.attempts,
-            Member.first_name,
-            Member.language,
-            Member.consent,
-            NudgePrefs.enabled,
-            NudgePrefs.timezone,
-            NudgePrefs.days_mask,
-            NudgePrefs.time_minutes,
-            NudgePrefs.quiet_start,
-            NudgePrefs.quiet_end,
-            NudgePrefs.asked_count,
-            Opportunity.title,
-            Opportunity.description,
-            Opportunity.emoji,
-            Opportunity.when_text,
-            Opportunity.where_text,
-            Opportunity.contact,
-            Opportunity.status.label("opp_status"),
-            Opportunity.closes_on,
-            PeerMatch.label.label("match_label"),
-            PeerMatch.skill_id.label("match_skill"),
-            PeerMatch.status.label("match_status"),
-        )
-        .join(Member, Member.id == NudgeOutbox.member_id)
-        .outerjoin(NudgePrefs, NudgePrefs.member_id == NudgeOutbox.member_id)
-        .outerjoin(Opportunity, Opportunity.id == NudgeOutbox.opportunity_id)
-        .outerjoin(PeerMatch, PeerMatch.id == NudgeOutbox.match_id)
-    )
-
-
-def _claimed(r: Row[Any]) -> Claimed:
-    """A detail row as a :class:`Claimed`."""
-    timing = (
-        Timing(r.timezone, r.days_mask, r.time_minutes, r.quiet_start, r.quiet_end)
-        if r.timezone is not None
-        else Timing()
-    )
-    opportunity = None
-    if r.title is not None:
-        opportunity = OpportunityText(
-            title=r.title,
-            description=r.description,
-            emoji=r.emoji,
-            when=r.when_text,
-            where=r.where_text,
-            contact=r.contact,
-        )
-    closes_on: date | None = r.closes_on
-    return Claimed(
-        id=int(r.id),
-        member_id=int(r.member_id),
-        chat_id=int(r.chat_id),
-        kind=r.kind,
-        due_at=aware(r.due_at) or utcnow(),
-        send_before=aware(r.send_before),
-        attempts=int(r.attempts),
-        first_name=r.first_name or "",
-        language=r.language or "en",
-        consent=bool(r.consent),
-        enabled=True if r.enabled is None else bool(r.enabled),
-        timing=timing,
-        asked_count=int(r.asked_count or 0),
-        opportunity=opportunity,
-        opportunity_open=r.opp_status == "open",
-        match_label=r.match_label or "",
-        match_skill=r.match_skill or "",
-        match_open=r.match_status == "approved",
-        closes_on=closes_on,
-    )

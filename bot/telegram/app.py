@@ -213,6 +213,7 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
                     runtime.content,
                     settings,
                     TelegramNudgeSender(app.bot),
+                    stop=stop,
                 )
                 menus = command_menus(runtime.content.messages, runtime.content.default_language)
                 settle_memory()

@@ -36,6 +36,12 @@ UNSUPPORTED_KINDS: tuple[tuple[str, str], ...] = (
     ("checklist", "other"),
 )
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
+#: Commands whose words after the name reach the engine (``/nudges off`` ->
+#: ``"nudges off"``). Every other command drops them: a ``/start`` payload is a
+#: deep-link parameter, not something the member typed.
+COMMANDS_WITH_ARGUMENTS = frozenset({"nudges"})
+#: The most characters of arguments passed on.
+MAX_ARGUMENTS = 32
 
 
 @dataclass(frozen=True)
@@ -107,16 +113,24 @@ def message_incoming(message: Message, bot_username: str | None = None) -> Incom
 
 
 def _command(text: str, bot_username: str | None) -> str | None:
-    """``start`` from ``/start``, ``/Start@SkillSparkBot`` or ``/start payload``; else None."""
+    """``start`` from ``/start``, ``/Start@SkillSparkBot`` or ``/start payload``; else None.
+
+    A command in :data:`COMMANDS_WITH_ARGUMENTS` keeps what follows it, in
+    lower case with single spaces: ``/nudges  OFF`` gives ``nudges off``.
+    """
     if not text.startswith("/") or len(text) < 2 or text[1].isspace():
         return None
-    head = text[1:].split(maxsplit=1)[0]
+    head, *rest = text[1:].split(maxsplit=1)
     name, _, mention = head.partition("@")
     if not name or not name.replace("_", "").isalnum():
         return None
     if mention and bot_username and mention.lower() != bot_username.lower():
         return None
-    return name.lower()[:32]
+    command = name.lower()[:32]
+    arguments = " ".join(rest[0].split()).lower()[:MAX_ARGUMENTS].strip() if rest else ""
+    if arguments and command in COMMANDS_WITH_ARGUMENTS:
+        return f"{command} {arguments}"
+    return command
 
 
 def _route_button(update: Update) -> Route:

@@ -24,7 +24,7 @@ app.add_typer(dialogues_app, name="dialogues")
 
 
 def _register_subapps() -> None:
-    """Mount the NLU and skills command groups."""
+    """Mount the NLU, skills, staff, opportunities, matches and nudges command groups."""
     from bot.nlu.cli import nlu_app
     from bot.skills.cli import skills_app
     from bot.staff.cli import export_command, staff_app
@@ -34,10 +34,11 @@ def _register_subapps() -> None:
     app.command("export")(export_command)
     app.add_typer(staff_app, name="staff")
 
-    from bot.nudges.cli import matches_app, opportunities_app
+    from bot.nudges.cli import matches_app, nudges_app, opportunities_app
 
     app.add_typer(opportunities_app, name="opportunities")
     app.add_typer(matches_app, name="matches")
+    app.add_typer(nudges_app, name="nudges")
 
 
 @app.command()

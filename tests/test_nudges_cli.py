@@ -199,3 +199,27 @@ def test_matches_list_approve_decline(db_url: str) -> None:
     asks = query(db_url, select(NudgeOutbox))
     assert sorted(a.kind for a in asks) == ["peer_learn", "peer_teach"]  # type: ignore[attr-defined]
     assert {a.match_id for a in asks} == {cook}  # type: ignore[attr-defined]
+
+
+def test_nudges_status_through_the_real_command(tmp_path: Path) -> None:
+    """`skillspark nudges status` is mounted in the real command line and runs."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "SKILLSPARK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "SKILLSPARK_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "nudges", "status"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "unknown" in done.stdout.lower() or "no nudges" in done.stdout.lower(), done.stdout

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from bot.app import Runtime
 from bot.nudges.ptb import TelegramNudgeSender
 from bot.nudges.sender import NudgeService, RetryLater, SendReport
 from bot.types import Reply
@@ -37,6 +38,7 @@ from tests.test_nudges_support import (
     peer_bot,
     peer_sender,
     planner_for,
+    seed_due_nudges,
 )
 
 
@@ -47,16 +49,9 @@ def peer() -> Iterator[BotApiPeer]:
         yield running
 
 
-async def seed(rt: object, peer: BotApiPeer, count: int, first_id: int = 7000) -> list[int]:
-    """``count`` members, each with one nudge due now; returns the nudge ids."""
-    ids = []
-    async with rt.sessionmaker.begin() as session:  # type: ignore[attr-defined]
-        opp = await add_opportunity(session, "Garden day", "gardening")
-        for n in range(count):
-            member = await add_member(session, first_id + n, name=f"M{n}", prefs={})
-            peer.user(first_id + n, f"M{n}")
-            ids.append(await due_nudge(session, member, opp))
-    return ids
+async def seed(rt: Runtime, peer: BotApiPeer, count: int) -> list[int]:
+    """``count`` members, each with one nudge due now (ids from 7000); the nudge ids."""
+    return await seed_due_nudges(rt, peer, count, first_id=7000)
 
 
 async def test_nudge_arrives_with_buttons_that_come_back(

@@ -18,6 +18,7 @@ from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 from typer.testing import CliRunner
 
+from bot.app import Runtime
 from bot.nudges.cli import nudges_app
 from bot.nudges.ptb import TelegramNudgeSender
 from bot.nudges.sender import SendReport
@@ -31,15 +32,13 @@ from tests.conftest import Database
 from tests.test_nudges_support import (
     WINTER,
     FakeClock,
-    add_member,
-    add_opportunity,
-    due_nudge,
     fast_service,
     nudge_ids,
     nudge_runtime,
     outbox,
     peer_bot,
     peer_sender,
+    seed_due_nudges,
 )
 
 
@@ -50,16 +49,9 @@ def peer() -> Iterator[BotApiPeer]:
         yield running
 
 
-async def seed(rt: object, peer: BotApiPeer, count: int, first_id: int = 7300) -> list[int]:
-    """``count`` members, each with one nudge due now; returns the nudge ids."""
-    ids = []
-    async with rt.sessionmaker.begin() as session:  # type: ignore[attr-defined]
-        opp = await add_opportunity(session, "Garden day", "gardening")
-        for n in range(count):
-            member = await add_member(session, first_id + n, name=f"M{n}", prefs={})
-            peer.user(first_id + n, f"M{n}")
-            ids.append(await due_nudge(session, member, opp))
-    return ids
+async def seed(rt: Runtime, peer: BotApiPeer, count: int) -> list[int]:
+    """``count`` members, each with one nudge due now (ids from 7300); the nudge ids."""
+    return await seed_due_nudges(rt, peer, count, first_id=7300)
 
 
 async def test_stop_finishes_the_call_on_the_wire_and_gives_the_rest_back(

@@ -248,3 +248,15 @@ def nudge_ids(peer: BotApiPeer) -> list[int]:
                 if parsed is not None and data.endswith(":y"):
                     ids.append(parsed[0])
     return ids
+
+
+async def seed_due_nudges(rt: Runtime, peer: BotApiPeer, count: int, first_id: int) -> list[int]:
+    """``count`` members known to ``peer``, each with one nudge due now; the nudge ids."""
+    ids = []
+    async with rt.sessionmaker.begin() as session:
+        opp = await add_opportunity(session, "Garden day", "gardening")
+        for n in range(count):
+            member = await add_member(session, first_id + n, name=f"M{n}", prefs={})
+            peer.user(first_id + n, f"M{n}")
+            ids.append(await due_nudge(session, member, opp))
+    return ids

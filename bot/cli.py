@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from bot.settings import Settings, get_settings
 
@@ -132,6 +133,15 @@ def dialogues_check(
     raise typer.Exit(code)
 
 
+def settings_problems(exc: ValidationError) -> str:
+    """A wrong setting, said plainly: which variable and what to do (never its value)."""
+    lines = ["SkillSpark cannot start because a setting is wrong:"]
+    for error in exc.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        lines.append(f"  {name}: {error['msg'].removeprefix('Value error, ')}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Console-script entry point."""
     _register_subapps()
@@ -139,6 +149,11 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        typer.echo(settings_problems(exc), err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Validation runs at start-up (and in ``skillspark dialogues check``) and fails
 with every problem listed: unknown step type, a link to no step, a missing
-message key, a duplicate id, a skill missing from the taxonomy.
+message key, a duplicate id, a skill missing from the taxonomy, a button choice
+too long for Telegram's button data.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from bot.skills.taxonomy import Taxonomy, load_taxonomy
 STEP_TYPES = ("say", "ask_name", "choice", "consent", "confidence")
 ACTIONS = ("@topics", "@end_no_consent")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
+#: A button's choice travels in Telegram's 64 bytes of callback data after the
+#: prompt number (up to 10 digits) and ":" (``bot.telegram.render.encode_callback``).
+MAX_CHOICE_BYTES = 64 - 10 - 1
 
 
 class ContentError(Exception):
@@ -275,6 +279,21 @@ def _check_links(onboarding: dict[str, Step], start: str, problems: list[str]) -
             problems.append(f"onboarding.yml: step '{step.id}' needs a 'next'")
         if step.type == "consent" and not (step.yes and step.no):
             problems.append(f"onboarding.yml: consent step '{step.id}' needs 'yes' and 'no'")
+        _check_choices(step, problems)
+
+
+def _check_choices(step: Step, problems: list[str]) -> None:
+    """Every button has a choice that fits in a button's data on Telegram."""
+    for button in step.buttons:
+        size = len(button.choice.encode("utf-8"))
+        if not size:
+            problems.append(f"onboarding.yml: step '{step.id}' has a button with no 'choice'")
+        elif size > MAX_CHOICE_BYTES:
+            problems.append(
+                f"onboarding.yml: step '{step.id}' button choice '{button.choice}' is "
+                f"{size} bytes long; use at most {MAX_CHOICE_BYTES} (Telegram button data is "
+                "64 bytes with the prompt number)"
+            )
 
 
 def _check_keys(content: Content, engine_keys: tuple[str, ...], problems: list[str]) -> None:

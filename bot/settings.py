@@ -7,6 +7,7 @@ print in a repr or a log line.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,13 +16,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The project root (the folder holding ``dialogues/``, ``nlu/``, ``config.yml``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Telegram allows 1-256 of these characters in a webhook secret; SkillSpark asks
+#: for 16 or more, so it is hard to guess and always masked in logs (bot.logs).
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
+MAKE_A_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 class Settings(BaseSettings):
     """Application settings; environment variables and an optional ``.env`` file."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # a bad secret must not be printed back in the error
     )
 
     # --- storage
@@ -100,6 +109,18 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr) -> SecretStr:
+        """Empty (a random secret per run) or 16-256 of A-Z, a-z, 0-9, ``_`` and ``-``."""
+        secret = value.get_secret_value()
+        if secret and not _WEBHOOK_SECRET.fullmatch(secret):
+            raise ValueError(
+                f"use 16 to 256 characters, only letters A-Z and a-z, digits 0-9, _ and - "
+                f"(this one has {len(secret)} characters). Make one with: {MAKE_A_SECRET}"
+            )
         return value
 
     # --- logging

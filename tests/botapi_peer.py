@@ -69,6 +69,8 @@ CHAT_ACTIONS = {
 }
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply "
     "markup are exactly the same as a current content and reply markup of the message"
@@ -102,6 +104,8 @@ class ApiCall:
     params: JSON
     files: dict[str, Upload] = field(default_factory=dict)
     status: int = 200
+    #: When the peer recorded the call (``time.monotonic()``), to check pacing.
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def chat_id(self) -> int | None:
@@ -630,21 +634,21 @@ class BotApiPeer:
         return dict(self.bot_user)
 
     def _m_sendMessage(self, params: JSON, files: dict[str, Upload]) -> JSON:
-        """A text message (1-4096 characters)."""
+        """A text message (1-4096 UTF-16 units, as Telegram counts)."""
         chat = self._chat(params)
         text = str(params.get("text") or "")
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(text) > 4096:
+        if telegram_length(text) > MAX_TEXT:
             raise ApiError(400, "Bad Request: message is too long")
         return self._bot_message(chat, params, text=text)
 
     def _caption(self, params: JSON) -> JSON:
-        """A caption (at most 1024 characters), if any."""
+        """A caption (at most 1024 UTF-16 units), if any."""
         caption = params.get("caption")
         if caption is None:
             return {}
-        if len(str(caption)) > 1024:
+        if telegram_length(str(caption)) > MAX_CAPTION:
             raise ApiError(400, "Bad Request: message caption is too long")
         return {"caption": str(caption)}
 
@@ -707,6 +711,8 @@ class BotApiPeer:
         text = str(params.get("text") or "")
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
+        if telegram_length(text) > MAX_TEXT:
+            raise ApiError(400, "Bad Request: message is too long")
         markup = self._check_markup(params)
         if text == message.get("text") and markup == message.get("reply_markup"):
             raise ApiError(400, NOT_MODIFIED)
@@ -794,6 +800,14 @@ class BotApiPeer:
             if self.webhook.get("allowed_updates") is not None:
                 info["allowed_updates"] = self.webhook["allowed_updates"]
         return info
+
+
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji such as 🙂 counts 2).
+
+    Written out here rather than imported, so the peer checks the bot independently.
+    """
+    return sum(2 if ord(char) > 0xFFFF else 1 for char in text)
 
 
 class _DropConnection(Exception):

@@ -24,6 +24,11 @@ _ESCO = re.compile(
     r"([0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|[A-Z][0-9]+(\.[0-9]+)*)$"
 )
 _ONET = re.compile(r"^[1-6](\.[A-Za-z0-9]+)+$")
+#: The longest skill id. A skill id is a button choice, ``rm:<id>`` ("remove this
+#: skill", ``bot.profile_edit``, which keeps 48 characters of it), and must fit in
+#: Telegram's 64 bytes of button data after a prompt number of up to 10 digits and
+#: ":". Ids are ASCII, so characters are bytes.
+MAX_SKILL_ID = 48 - len("rm:")
 _KNOWN_KEYS = ("id", "category", "label", "emoji", "phrases", "related", "esco", "onet")
 
 
@@ -118,6 +123,12 @@ def _read_skill(entry: Any, index: int, problems: list[str]) -> SkillInfo | None
         problems.append(f"{where} has a bad id {sid!r} (use lower_case_words)")
         return None
     where = f"skill {sid!r}"
+    if len(sid) > MAX_SKILL_ID:
+        problems.append(
+            f"{where} has an id of {len(sid)} characters; use at most {MAX_SKILL_ID} "
+            "(it must fit in a Telegram button)"
+        )
+        return None
     ok = True
     category = entry.get("category")
     if category not in CATEGORIES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -16,46 +17,89 @@ MAX_CALLBACK_BYTES = 64
 #: Labels up to this many characters may share a keyboard row with a neighbour.
 SHORT_LABEL = 16
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+#: Prompt numbers in callback data have at most this many digits (longer is "not ours").
+MAX_SEQ_DIGITS = 10
+
+#: Where a long text may be cut, best first: a blank line, a line end, a sentence
+#: end, a space. Each match is the whitespace dropped between two parts (the
+#: indentation of the next line is kept).
+_CUTS = (
+    re.compile(r"[ \t\r]*\n(?:[ \t\r]*\n)+"),
+    re.compile(r"[ \t\r]*\n(?:[ \t\r]*\n)*"),
+    re.compile(r"(?<=[.!?…])[ \t]+"),
+    re.compile(r"[ \t]+"),
+)
+_BLANK_LINES = re.compile(r"^(?:[ \t\r]*\n)+")
+
+
+def telegram_length(text: str) -> int:
+    """The length Telegram counts against its limits: UTF-16 code units.
+
+    Characters beyond the Basic Multilingual Plane, such as most emoji (🙂),
+    count 2. Use it for every check against :data:`MAX_TEXT` and :data:`MAX_CAPTION`.
+    """
+    return len(text.encode("utf-16-le")) // 2
 
 
 def split_text(text: str, limit: int = MAX_TEXT - 96) -> list[str]:
-    """Split text into parts below ``limit`` characters, at sentence ends where possible.
+    """Split text into parts of at most ``limit`` UTF-16 units (Telegram's measure).
 
-    Sentences are packed greedily; a single sentence longer than the limit is cut
-    at spaces, and a single word longer than the limit is cut hard.
+    Each part ends at the last blank line that fits, else the last line end,
+    else the last sentence end, else the last space (looking only in the second
+    half of what fits, so parts are not tiny), else it is cut hard. Line breaks
+    inside a part are kept; only the whitespace at a cut is dropped.
     """
-    text = text.strip()
-    if len(text) <= limit:
-        return [text] if text else []
+    if limit < 2:
+        raise ValueError("the limit must be at least 2 (an emoji counts 2)")
+    rest = text.strip()
     parts: list[str] = []
-    current = ""
-    for sentence in _pieces(text, limit):
-        joined = f"{current} {sentence}" if current else sentence
-        if len(joined) <= limit:
-            current = joined
-            continue
-        if current:
-            parts.append(current)
-        current = sentence
-    if current:
-        parts.append(current)
+    while telegram_length(rest) > limit:
+        part, rest = _cut(rest, limit)
+        if part.strip():
+            parts.append(part)
+    if rest:
+        parts.append(rest)
     return parts
 
 
-def _pieces(text: str, limit: int) -> list[str]:
-    """Sentences of the text, each no longer than ``limit`` (long ones cut at spaces)."""
-    pieces: list[str] = []
-    for sentence in (s.strip() for s in _SENTENCE_END.split(text)):
-        while len(sentence) > limit:
-            cut = sentence.rfind(" ", 0, limit + 1)
-            if cut <= 0:
-                cut = limit
-            pieces.append(sentence[:cut].rstrip())
-            sentence = sentence[cut:].lstrip()
-        if sentence:
-            pieces.append(sentence)
-    return pieces
+def _cut(text: str, limit: int) -> tuple[str, str]:
+    """The first part of ``text`` (at most ``limit`` UTF-16 units) and what follows it."""
+    fits = _fitting_prefix(text, limit)
+    for pattern in _CUTS:
+        best: re.Match[str] | None = None
+        for match in pattern.finditer(text, fits // 2, fits + 256):  # bounded: no rescans
+            if match.start() > fits:
+                break
+            if match.start() > 0:
+                best = match
+        if best is not None:
+            rest = _BLANK_LINES.sub("", text[best.end() :], count=1)
+            return text[: best.start()].rstrip(), rest
+    cut = fits
+    while cut > 1 and (_joins(text[cut]) or text[cut - 1] == "\u200d"):
+        cut -= 1  # keep an emoji with its skin tone, variation selector or joiner
+    if cut <= 1:
+        cut = fits
+    return text[:cut], text[cut:].lstrip()
+
+
+def _fitting_prefix(text: str, limit: int) -> int:
+    """How many characters from the start of ``text`` fit in ``limit`` UTF-16 units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return max(index, 1)
+    return len(text)
+
+
+def _joins(char: str) -> bool:
+    """True for a character that belongs to the one before it (mark, joiner, skin tone)."""
+    return (
+        char == "\u200d"
+        or 0x1F3FB <= ord(char) <= 0x1F3FF
+        or unicodedata.category(char) in ("Mn", "Me")
+    )
 
 
 def encode_callback(seq: int | None, choice: str) -> str:
@@ -76,8 +120,8 @@ def decode_callback(data: str | None) -> tuple[int | None, str] | None:
         return None
     if head == "":
         return None, choice
-    if not head.isdigit():
-        return None
+    if not (head.isascii() and head.isdigit() and len(head) <= MAX_SEQ_DIGITS):
+        return None  # "²" and "١" are digits to str.isdigit() but not to int() or to us
     return int(head), choice
 
 

@@ -44,6 +44,7 @@ from bot.telegram.app import build_application, engine_limit
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.serve import poll_updates
 from bot.types import Incoming, MemberKey, Reply
+from storage.inbox import Inbox, MemoryInbox, SqlInbox
 
 TOKEN = "123456789:bench-token-not-real-abcdefghijk"
 BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "SkillSpark", "username": "Bench"}
@@ -322,10 +323,10 @@ async def bench_in(workdir: Path, args: argparse.Namespace, engine_factory: str)
     settings = Settings(_env_file=None, **env)  # type: ignore[call-arg]
     members = [Member(9_000_000 + i) for i in range(args.members)]
 
-    async def measure(engine: Any, label: str) -> tuple[float, int]:
+    async def measure(engine: Any, label: str, inbox: Inbox) -> tuple[float, int]:
         tg = InstantTelegram()
         limit = args.engine_limit or engine_limit(settings)
-        channel = TelegramChannel(engine, lambda key: key, engine_limit=limit)
+        channel = TelegramChannel(engine, lambda key: key, engine_limit=limit, inbox=inbox)
         app = build_application(settings, channel, request=tg, rate_limiter=False)
         stop = asyncio.Event()
         await app.initialize()
@@ -342,7 +343,7 @@ async def bench_in(workdir: Path, args: argparse.Namespace, engine_factory: str)
 
     if engine_factory == "instant":
         await onboard(InstantEngine(), members)
-        await measure(InstantEngine(), "adapter only:")
+        await measure(InstantEngine(), "adapter only:", MemoryInbox())
         return
     async with open_runtime(settings) as runtime:
         logging.getLogger().setLevel(logging.WARNING)
@@ -351,21 +352,23 @@ async def bench_in(workdir: Path, args: argparse.Namespace, engine_factory: str)
         print(f"(onboarded {len(members)} members in {time.perf_counter() - began:.1f} s)")
         settle_memory()  # as `skillspark run` does once it has started
         nlu = "with Rasa" if args.rasa_url else "rules NLU"
-        _, sent = await measure(runtime.engine, f"full ({nlu}):")
+        _, sent = await measure(runtime.engine, f"full ({nlu}):", SqlInbox(runtime.sessionmaker))
         if args.rasa_url and getattr(runtime.engine.understanding, "degraded", False):
             print("WARNING: Rasa stopped answering during the run; the rules answered instead")
     check_nothing_lost(workdir / "bench.db", sent)
 
 
 def check_nothing_lost(db: Path, sent: int) -> None:
-    """Every update stored exactly once (its dedup key) and answered."""
+    """Every update stored exactly once (its dedup key) and answered (the inbox is empty)."""
     conn = sqlite3.connect(db)
     try:
         (stored,) = conn.execute("SELECT count(*) FROM processed_inputs").fetchone()
+        (left,) = conn.execute("SELECT count(*) FROM inbound_updates").fetchone()
     finally:
         conn.close()
     lost = sent - stored
-    print(f"nothing lost: {sent} updates sent, {stored} stored, {lost} missing")
+    print(f"nothing lost: {sent} updates sent, {stored} stored, {lost} missing, "
+          f"{left} left in the inbox")  # fmt: skip
 
 
 def main() -> None:

@@ -150,6 +150,17 @@ class ProcessedInput(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class InboundUpdate(Base):
+    """An update received from a chat channel and not answered yet (``storage/inbox.py``)."""
+
+    __tablename__ = "inbound_updates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class StaffAlert(Base):
     """Something staff must hear about (a distress message, an erasure): an outbox row.
 

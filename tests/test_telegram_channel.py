@@ -8,6 +8,7 @@ update); the end-to-end tests in ``test_telegram_e2e.py`` run the real
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,7 +22,9 @@ from bot.settings import Settings
 from bot.telegram.app import build_application, command_menus, serve, start_bot
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.limiter import PacedRateLimiter
+from bot.telegram.render import split_text, telegram_length
 from bot.types import Button, Incoming, MemberKey, Reply
+from storage.inbox import MemoryInbox
 from tests.botapi_peer import PORTS, TOKEN, BotApiPeer
 
 T = TypeVar("T")
@@ -119,7 +122,7 @@ def engine() -> ScriptedEngine:
 
 @asynccontextmanager
 async def running_bot(
-    peer: BotApiPeer, engine: ScriptedEngine, **env: Any
+    peer: BotApiPeer, engine: ScriptedEngine, inbox: MemoryInbox | None = None, **env: Any
 ) -> AsyncIterator[TelegramChannel]:
     """The channel with a PTB application, polling (or serving a webhook) until the end."""
     values: dict[str, Any] = {
@@ -128,7 +131,7 @@ async def running_bot(
         **env,
     }
     settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-    channel = TelegramChannel(engine, TEXTS.__getitem__)
+    channel = TelegramChannel(engine, TEXTS.__getitem__, inbox=inbox or MemoryInbox())
     limiter = PacedRateLimiter(chat_rate=100, backoff_s=0.01)
     app = build_application(settings, channel, rate_limiter=limiter)
     stop = asyncio.Event()
@@ -331,13 +334,37 @@ async def test_a_long_reply_is_split_at_sentences_with_buttons_on_the_last_part(
     long_text = " ".join(f"This is sentence {i} of a long story 📖." for i in range(300))
     buttons = (Button("ok", "👍 OK"),)
     engine.replies_for["story"] = [Reply("story", long_text, buttons, seq=1)]
+    parts = len(split_text(long_text))
     async with running_bot(peer, engine):
         peer.text(ana, "story")
-        sent = await until(peer.wait_sent, ANA, 3)
-    assert all(len(m["text"]) < 4096 for m in sent)
+        sent = await until(peer.wait_sent, ANA, parts)
+    assert parts >= 3 and len(sent) == parts
+    assert all(telegram_length(m["text"]) <= 4096 for m in sent)
     assert all(m["text"].endswith("📖.") for m in sent)
     assert " ".join(m["text"] for m in sent) == long_text
     assert [bool(peer.buttons(m)) for m in sent] == [False] * (len(sent) - 1) + [True]
+
+
+async def test_offer_buttons_stay_when_the_question_is_shown_again_and_when_it_moves_on(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    card = Reply("myskills", "Your skills ⭐", (Button("rm:list", "🗑️ Remove a skill"),), seq=0)
+    engine.replies_for["myskills"] = [card, engine.question(MemberKey("telegram", str(ANA)))]
+    async with running_bot(peer, engine):
+        peer.command(ana, "start")
+        first = await until(peer.wait_buttons, ANA)
+        mark = peer.mark()
+        peer.text(ana, "myskills")
+        await until(peer.wait_sent, ANA, 2, mark)
+        offer, question = peer.sent(ANA, mark)
+        peer.tap_button(ana, question, "yes")
+        await until(peer.wait_text, ANA, "Question 2 🙂?")
+        await until(peer.wait_for, lambda: not peer.buttons(question), 10, "old buttons gone")
+    assert peer.buttons(offer) != []  # "Remove a skill" still works
+    assert peer.buttons(first) == []  # the first copy of question 1 lost its buttons
+    edited = {c.params["message_id"] for c in peer.calls_of("editMessageReplyMarkup")}
+    assert offer["message_id"] not in {int(i) for i in edited}
 
 
 async def test_pictures_and_documents_are_uploaded(
@@ -437,55 +464,136 @@ async def test_one_member_in_order_and_others_not_kept_waiting(
     assert ana_inputs == ["first", "second", "third"]
 
 
-async def test_updates_are_confirmed_to_telegram_only_after_they_are_stored(
+async def test_updates_are_confirmed_once_in_the_inbox_and_leave_it_once_answered(
     peer: BotApiPeer, engine: ScriptedEngine
 ) -> None:
     ana = peer.user(ANA, "Ana")
+    inbox = MemoryInbox()
     problems: list[str] = []
     ids: list[int] = []
 
     def check(offset: int | None) -> None:
         for update_id in ids:
-            if offset is not None and update_id < offset and f"tg:{update_id}" not in engine.stored:
-                problems.append(f"update {update_id} confirmed before it was stored")
+            kept = update_id in inbox.rows or f"tg:{update_id}" in engine.stored
+            if offset is not None and update_id < offset and not kept:
+                problems.append(f"update {update_id} confirmed before it was kept")
 
     peer.on_get_updates = check
     engine.gates["answer 0"] = asyncio.Event()
-    async with running_bot(peer, engine):
+    async with running_bot(peer, engine, inbox):
         for i in range(5):
             ids.append(peer.text(ana, f"answer {i}")["update_id"])
         await until(peer.wait_for, lambda: engine.calls)
-        await asyncio.sleep(0.3)  # room for a wrong bot to confirm while the engine is busy
+        # The engine is busy with the first answer; polling goes on and confirms all five.
+        await until(peer.wait_for, lambda: peer.pending_count() == 0, 10, "confirmation")
+        assert sorted(inbox.rows) == ids  # kept until they are answered
+        assert peer.sent(ANA) == []
         engine.gates["answer 0"].set()
         await until(peer.wait_text, ANA, "You said: answer 4")
+        await until(peer.wait_for, lambda: not inbox.rows, 10, "an empty inbox")
     assert problems == []
-    assert peer.pending_count() == 0  # the last batch was confirmed on the way out
+    said = [m["text"] for m in peer.sent(ANA) if m["text"].startswith("You said")]
+    assert said == [f"You said: answer {i}" for i in range(5)]
 
 
-async def test_webhook_mode_checks_the_secret_and_answers_after_storing(
+async def test_one_members_slow_turn_does_not_hold_up_later_updates_of_others(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana, bo = peer.user(ANA, "Ana"), peer.user(4202, "Bo")
+    engine.gates["slow"] = asyncio.Event()
+    async with running_bot(peer, engine):
+        peer.text(ana, "slow")
+        await until(peer.wait_for, lambda: engine.calls, 10, "Ana's turn")
+        await until(peer.wait_for, lambda: peer.pending_count() == 0, 10, "confirmation")
+        peer.text(bo, "hello")  # a later batch, while Ana's turn is still going on
+        await until(peer.wait_text, 4202, "You said: hello")
+        assert peer.sent(ANA) == []
+        engine.gates["slow"].set()
+        await until(peer.wait_text, ANA, "You said: slow")
+
+
+async def test_updates_kept_from_an_earlier_run_are_handled_at_start(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    inbox = MemoryInbox()
+    # An earlier run kept these, confirmed them to Telegram and stopped before answering.
+    earlier = [peer.text(ana, "from before 1"), peer.text(ana, "from before 2")]
+    peer.take_pending()
+    engine.stored.add(f"tg:{earlier[0]['update_id']}")  # the first one was stored, not answered
+    await inbox.keep([(u["update_id"], json.dumps(u)) for u in earlier])
+    async with running_bot(peer, engine, inbox):
+        await until(peer.wait_text, ANA, "You said: from before 2")
+        await until(peer.wait_for, lambda: not inbox.rows, 10, "an empty inbox")
+    texts = [m["text"] for m in peer.sent(ANA)]
+    # The stored one is not answered twice: the member is shown where they are, then the next.
+    assert texts == ["Question 1 🙂?", "You said: from before 2", "Question 2 🙂?"]
+    assert [i.value if i else None for _, i, _ in engine.calls] == [
+        "from before 1",
+        None,
+        "from before 2",
+    ]
+
+
+async def test_when_the_inbox_cannot_keep_updates_they_are_not_confirmed(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+
+    class BrokenInbox(MemoryInbox):
+        """Fails to keep the first two batches (a database that is briefly down)."""
+
+        failures = 2
+
+        async def keep(self, updates: Any, answered: Any = ()) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise OSError("database is down")
+            await super().keep(updates, answered)
+
+    inbox = BrokenInbox()
+    confirmed: list[int | None] = []
+    peer.on_get_updates = confirmed.append
+    async with running_bot(peer, engine, inbox):
+        update = peer.text(ana, "hello")
+        await until(peer.wait_text, ANA, "You said: hello", 0, 20)
+    assert inbox.failures == 0
+    # Telegram was asked for the same update again (not confirmed) until it was kept.
+    first_after = [o for o in confirmed if o is not None and o > update["update_id"]]
+    assert first_after, "the update was never confirmed"
+    assert [m["text"] for m in peer.sent(ANA)].count("You said: hello") == 1
+
+
+async def test_webhook_mode_checks_the_secret_and_answers_once_the_update_is_kept(
     peer: BotApiPeer, engine: ScriptedEngine
 ) -> None:
     ana = peer.user(ANA, "Ana")
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/hook"
+    inbox = MemoryInbox()
+    secret = "hook-secret-0123456789"
+    engine.gates["start"] = asyncio.Event()
     async with running_bot(
         peer,
         engine,
+        inbox,
         SKILLSPARK_WEBHOOK_URL=url,
-        SKILLSPARK_WEBHOOK_SECRET="hook-secret-123",
+        SKILLSPARK_WEBHOOK_SECRET=secret,
         SKILLSPARK_WEBHOOK_PORT=port,
     ):
         await until(peer.wait_for, lambda: peer.webhook.get("url"))
-        assert peer.webhook["secret_token"] == "hook-secret-123"
+        assert peer.webhook["secret_token"] == secret
         assert set(peer.webhook["allowed_updates"]) >= {"message", "callback_query"}
         start = peer.command(ana, "start")
         assert peer.take_pending() == [start]  # delivered by webhook, not by polling
         assert await until(peer.push_webhook, start, secret="wrong") == 403
         assert await until(peer.push_webhook, start, secret=None) == 403
-        assert engine.calls == []
+        assert engine.calls == [] and inbox.rows == {}
         assert await until(peer.push_webhook, start) == 200
-        assert f"tg:{start['update_id']}" in engine.stored  # stored before Telegram hears 200
+        assert start["update_id"] in inbox.rows  # kept before Telegram hears 200
+        engine.gates["start"].set()
         sent = await until(peer.wait_sent, ANA, 2)
+        await until(peer.wait_for, lambda: not inbox.rows, 10, "an empty inbox")
     assert [m["text"] for m in sent] == ["Hello 👋", "Question 1 🙂?"]
     assert peer.calls_of("getUpdates") == []
 

@@ -311,42 +311,33 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
     assert state == [("active",)]
 
 
-def test_a_crash_after_storing_loses_nothing_and_the_member_sees_where_they_are(
+def test_a_crash_after_confirming_loses_nothing_and_the_member_sees_where_they_are(
     peer: BotApiPeer, tmp_path: Path, content: Content
 ) -> None:
     ana = peer.user(5002, "Ana")
     first = start_bot(peer, tmp_path, "before-crash")
+    consent_query = (
+        "SELECT a.choice FROM answers a JOIN members m ON m.id = a.member_id "
+        "WHERE m.telegram_id = 5002 AND a.question_id = 'onboarding.consent'"
+    )
     try:
         wait_polling(peer, first)
         peer.command(ana, "start")
         peer.wait_sent(5002, 2, timeout=60)
         peer.text(ana, "Ana")
         consent = peer.wait_buttons(5002)
-        # The bot stores the consent tap, then dies before it can reply or confirm the update.
+        # The bot stores the consent tap and confirms it to Telegram, then dies before replying.
         peer.hold("sendChatAction")
         tap = peer.tap_button(ana, consent, "yes")
-        tap_id = tap["update_id"]
-
-        def die_on_confirm(offset: int | None) -> bool:
-            if offset is not None and offset > tap_id:
-                first.crash()
-                return False
-            return True
-
-        peer.on_get_updates = die_on_confirm
-        peer.wait_for(lambda: first.proc.poll() is not None, 60, "the crash")
+        peer.wait_for(lambda: first.rows(consent_query), 60, "the stored tap")
+        peer.wait_for(lambda: peer.pending_count() == 0, 60, "the confirmation")
+        assert first.rows("SELECT update_id FROM inbound_updates") == [(tap["update_id"],)]
     finally:
         first.crash()
-    peer.on_get_updates = None
     peer.release("sendChatAction")
-    assert peer.pending_count() == 1  # Telegram still holds the tap: nobody confirmed it
+    assert peer.pending_count() == 0  # Telegram will not send the tap again: the inbox has it
     assert not any(m["text"] == say(content, "onboarding.consent_thanks", name="Ana")
                    for m in peer.sent(5002))  # fmt: skip
-    stored = first.rows(
-        "SELECT a.choice FROM answers a JOIN members m ON m.id = a.member_id "
-        "WHERE m.telegram_id = 5002 AND a.question_id = 'onboarding.consent'"
-    )
-    assert stored == [("yes",)]
 
     mark = peer.mark()
     polls = peer.received("getUpdates")
@@ -359,11 +350,8 @@ def test_a_crash_after_storing_loses_nothing_and_the_member_sees_where_they_are(
         peer.wait_text(5002, say(content, "onboarding.howto_stop", name="Ana"), mark)
     finally:
         assert second.stop() == 0
-    stored = second.rows(
-        "SELECT a.choice FROM answers a JOIN members m ON m.id = a.member_id "
-        "WHERE m.telegram_id = 5002 AND a.question_id = 'onboarding.consent'"
-    )
-    assert stored == [("yes",)]  # the redelivered tap was not stored twice
+    assert second.rows(consent_query) == [("yes",)]  # the kept tap was not stored twice
+    assert second.rows("SELECT update_id FROM inbound_updates") == []  # all answered
 
 
 def test_a_members_distress_reaches_staff_on_telegram(
@@ -414,7 +402,7 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
-def test_webhook_mode_needs_the_secret_and_stores_before_answering(
+def test_webhook_mode_needs_the_secret_and_keeps_the_update_before_answering(
     peer: BotApiPeer, tmp_path: Path, content: Content
 ) -> None:
     bo = peer.user(5003, "Bo")
@@ -440,10 +428,16 @@ def test_webhook_mode_needs_the_secret_and_stores_before_answering(
         assert peer.push_webhook(start, secret="not-the-secret") == 403
         assert peer.push_webhook(start, secret=None) == 403
         assert bot.rows("SELECT count(*) FROM members") == [(0,)]
+        peer.hold("sendChatAction")  # the replies wait, so the update stays in the inbox
         assert peer.push_webhook(start) == 200
-        # Telegram heard 200 only after the update was stored
+        # Telegram heard 200 only after the update was kept in the inbox
+        kept = bot.rows("SELECT update_id FROM inbound_updates")
+        assert kept == [(start["update_id"],)]
+        peer.wait_for(lambda: bot.rows("SELECT key FROM processed_inputs"), 60, "the store")
         assert bot.rows("SELECT key FROM processed_inputs") == [(f"tg:{start['update_id']}",)]
+        peer.release("sendChatAction")
         sent = peer.wait_sent(5003, 2, timeout=60)
+        peer.wait_for(lambda: not bot.rows("SELECT * FROM inbound_updates"), 60, "the inbox")
         assert [m["text"] for m in sent] == [
             say(content, "onboarding.welcome", name="Bo"),
             say(content, "onboarding.ask_name", name="Bo"),
@@ -491,6 +485,28 @@ def test_a_token_telegram_refuses_stops_the_bot_with_a_clear_message(tmp_path: P
     assert "does not accept TELEGRAM_BOT_TOKEN" in output
     assert TOKEN not in output
     assert peer.calls_of("getUpdates") == []
+
+
+def test_a_webhook_telegram_refuses_stops_the_bot_with_a_clear_message(
+    peer: BotApiPeer, tmp_path: Path
+) -> None:
+    bot = start_bot(
+        peer,
+        tmp_path,
+        "bad-webhook",
+        SKILLSPARK_WEBHOOK_URL="http://skillspark.example.org/hook",  # not https
+        SKILLSPARK_WEBHOOK_PORT=str(free_port()),
+    )
+    try:
+        code = bot.proc.wait(timeout=START_S)
+    finally:
+        bot.crash()
+    output = bot.output()
+    assert code == 2, output[-4000:]
+    assert "Telegram refused the settings" in output
+    assert "https url must be provided" in output.lower()
+    assert "Traceback" not in output
+    assert TOKEN not in output
 
 
 def test_a_typed_answer_is_understood_through_rasa(

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import BadRequest, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter, TypeHandler
 from telegram.request import BaseRequest
 
@@ -141,6 +141,7 @@ async def serve(
     """Run an initialised application until ``stop``: commands, then polling or the webhook."""
     await app.start()
     try:
+        await channel.replay()
         await register_commands(app.bot, menus)
         if settings.webhook_url:
             secret = settings.webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
@@ -184,6 +185,7 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
     from bot.staff.desk import StaffCommands
     from bot.staff.labels import Labels
     from bot.staff.roles import recipients
+    from storage.inbox import SqlInbox
 
     token = settings.telegram_bot_token.get_secret_value()
     if not token:
@@ -197,7 +199,10 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
             runtime.engine, runtime.sessionmaker, Labels.from_content(runtime.content)
         )
         channel = TelegramChannel(
-            engine, content_texts(runtime.content), engine_limit=engine_limit(settings)
+            engine,
+            content_texts(runtime.content),
+            engine_limit=engine_limit(settings),
+            inbox=SqlInbox(runtime.sessionmaker),
         )
         app = build_application(settings, channel)
         scheduler = None
@@ -233,4 +238,7 @@ def main_run(settings: Settings) -> None:
         asyncio.run(run_telegram(settings))
     except (TelegramStartError, InvalidToken) as exc:
         log.error("SkillSpark cannot run on Telegram: %s", exc)
+        raise SystemExit(2) from None
+    except BadRequest as exc:  # e.g. a webhook address or secret Telegram does not accept
+        log.error("SkillSpark cannot run on Telegram: Telegram refused the settings: %s", exc)
         raise SystemExit(2) from None

@@ -13,10 +13,12 @@ Two stages per update, each in order per chat and in parallel across chats:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import warnings
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -26,9 +28,10 @@ from telegram.ext import Application, ContextTypes
 from telegram.warnings import PTBUserWarning
 
 from bot.telegram.lanes import Lanes
-from bot.telegram.render import MAX_CAPTION, keyboard, split_text
+from bot.telegram.render import MAX_CAPTION, keyboard, split_text, telegram_length
 from bot.telegram.routing import GroupChat, Ignore, ToEngine, chat_key, route_update
 from bot.types import Incoming, MemberKey, Reply
+from storage.inbox import Inbox, MemoryInbox
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,9 @@ Texts = Callable[[str], str]
 #: Commands shown in Telegram's menu (the engine understands a few more).
 MENU_COMMANDS = ("start", "help", "myskills", "pause", "resume", "stop")
 SORRY = "telegram.sorry"
+#: Buttons with this prompt number are offers that work whatever the member is
+#: asked (e.g. "Remove a skill" under /myskills): a new question leaves them.
+OFFER_SEQ = 0
 PRIVATE_ONLY = "telegram.private_only"
 TALK_BUTTON = "button.talk_one_to_one"
 #: Every message key this channel uses (checked at start-up).
@@ -50,7 +56,7 @@ TELEGRAM_KEYS = (
 
 warnings.filterwarnings(
     "ignore",
-    message=r"Please use 'Bot\.(sendMessage|editMessageReplyMarkup)'",
+    message=r"Please use 'Bot\.(sendMessage|editMessageReplyMarkup|getUpdates)'",
     category=PTBUserWarning,
 )
 
@@ -121,10 +127,29 @@ class TelegramChannel:
         *,
         engine_limit: int = 64,
         send_limit: int = 512,
+        inbox: Inbox | None = None,
+        max_open: int = 2_000,
     ) -> None:
-        """Talk to ``engine``; ``texts`` looks up this channel's message keys."""
+        """Talk to ``engine``; ``texts`` looks up this channel's message keys.
+
+        ``inbox`` keeps received updates until they are answered (the bot's
+        database in ``skillspark run``; in memory when not given). At most
+        ``max_open`` updates are received and not answered at once.
+        """
         self.engine = engine
         self.texts = texts
+        self.inbox: Inbox = inbox if inbox is not None else MemoryInbox()
+        self.max_open = max_open
+        #: updates received (in the inbox) and not answered yet
+        self._open: set[int] = set()
+        #: the reply deliveries of open updates, once the engine has answered
+        self._deliveries: dict[int, asyncio.Task[None]] = {}
+        #: answered updates still to be removed from the inbox
+        self._answered: list[int] = []
+        self._flush_wanted = asyncio.Event()
+        self._has_room = asyncio.Event()
+        self._has_room.set()
+        self._flusher: asyncio.Task[None] | None = None
         self._inbound = Lanes(engine_limit)
         self._outbound = Lanes(send_limit)
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
@@ -139,15 +164,120 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ inbound
 
+    async def receive(self, updates: Sequence[dict[str, Any]]) -> None:
+        """Keep raw updates in the inbox, then queue them; afterwards they may be confirmed.
+
+        Raises when the inbox cannot keep them (then nothing is queued, and
+        Telegram must be asked for them again). An update already open (came
+        again, or kept from before a restart and not answered yet) is skipped.
+        """
+        fresh: list[tuple[int, dict[str, Any]]] = []
+        for data in updates:
+            update_id = data.get("update_id")
+            if isinstance(update_id, int) and update_id not in self._open:
+                fresh.append((update_id, data))
+        if not fresh:
+            return
+        await self.inbox.keep([(i, json.dumps(d)) for i, d in fresh])
+        for update_id, data in fresh:
+            self._queue(update_id, data)
+
+    async def replay(self) -> int:
+        """Queue the updates the inbox kept from an earlier run; returns how many."""
+        kept = await self.inbox.waiting()
+        for update_id, body in kept:
+            if update_id in self._open:
+                continue
+            try:
+                data = json.loads(body)
+            except ValueError:
+                log.error("update %d in the inbox is not JSON; dropped", update_id)
+                self._mark_answered(update_id)
+                continue
+            self._queue(update_id, data)
+        if kept:
+            log.info("handling %d updates kept from before the restart", len(kept))
+        return len(kept)
+
+    def _queue(self, update_id: int, data: dict[str, Any]) -> None:
+        """Queue one kept update; it is answered once its replies are sent."""
+        app = self._require_app()
+        self._open.add(update_id)
+        if len(self._open) >= self.max_open:
+            self._has_room.clear()
+        try:
+            update = Update.de_json(data, app.bot)
+        except Exception:
+            log.exception("update %d is not one PTB can read; dropped", update_id)
+            self._mark_answered(update_id)
+            return
+        task = self.submit(update)
+        task.add_done_callback(lambda _: self._after_engine(update_id))
+
+    def _after_engine(self, update_id: int) -> None:
+        """The engine is done with an update: it is answered once its replies are sent."""
+        delivery = self._deliveries.pop(update_id, None)
+        if delivery is None:
+            self._mark_answered(update_id)
+        else:
+            delivery.add_done_callback(lambda _: self._mark_answered(update_id))
+
+    def _mark_answered(self, update_id: int) -> None:
+        """Forget an update soon (in a batch with others)."""
+        if update_id not in self._open:
+            return
+        self._open.discard(update_id)
+        self._answered.append(update_id)
+        if len(self._open) < self.max_open:
+            self._has_room.set()
+        self._flush_wanted.set()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop())
+
+    async def _flush_loop(self, gather_s: float = 0.05) -> None:
+        """Remove answered updates from the inbox, a batch every ``gather_s`` at most."""
+        while True:
+            await self._flush_wanted.wait()
+            await asyncio.sleep(gather_s)
+            self._flush_wanted.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Remove the answered updates from the inbox now (kept for later on failure)."""
+        done, self._answered = self._answered, []
+        if not done:
+            return
+        try:
+            await self.inbox.forget(done)
+        except asyncio.CancelledError:
+            self._answered.extend(done)
+            raise
+        except Exception as exc:
+            log.warning("could not clear %d answered updates from the inbox: %s", len(done), exc)
+            self._answered.extend(done)
+
+    async def wait_for_room(self) -> None:
+        """Wait while ``max_open`` updates are received and not answered."""
+        await self._has_room.wait()
+
+    @property
+    def open_updates(self) -> int:
+        """Updates received and not answered yet."""
+        return len(self._open)
+
+    def _require_app(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        """The bound application."""
+        if self._app is None:
+            raise RuntimeError("bind() the channel to an application first")
+        return self._app
+
     def submit(self, update: Update) -> asyncio.Task[None]:
         """Queue an update behind earlier ones of its chat.
 
         The task ends once the engine has stored the answer (sending goes on
         in the background), so the update can then be confirmed to Telegram.
         """
-        app = self._app
-        if app is None:
-            raise RuntimeError("bind() the channel to an application first")
+        app = self._require_app()
         return self._inbound.submit(chat_key(update), lambda: app.process_update(update))
 
     async def on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -156,15 +286,10 @@ class TelegramChannel:
             return
         bot = context.bot
         route = route_update(update, bot.username)
+        if isinstance(route, ToEngine | Ignore) and route.query_id is not None:
+            # at once, not behind the chat's replies: the button stops spinning
+            self._answer_query(bot, route.query_id)
         if isinstance(route, Ignore):
-            if route.query_id is not None:
-                query_id = route.query_id
-                self._outbound.submit(
-                    ("query", query_id),
-                    lambda: self._quietly(
-                        "answerCallbackQuery", bot.answer_callback_query(query_id)
-                    ),
-                )
             return
         if isinstance(route, GroupChat):
             self._explain_group(bot, route.chat_id)
@@ -172,7 +297,9 @@ class TelegramChannel:
         replies = await self._ask_engine(route, update.update_id)
         if replies is None:
             return
-        self._outbound.submit(route.chat_id, lambda: self._deliver(bot, route, replies))
+        delivery = self._outbound.submit(route.chat_id, lambda: self._deliver(bot, route, replies))
+        if update.update_id in self._open:
+            self._deliveries[update.update_id] = delivery
 
     async def _ask_engine(self, route: ToEngine, update_id: int) -> list[Reply] | None:
         """The engine's replies; ``None`` for a repeat of an update already answered."""
@@ -202,11 +329,16 @@ class TelegramChannel:
 
     # ----------------------------------------------------------------- outbound
 
+    def _answer_query(self, bot: Bot, query_id: str) -> None:
+        """Answer a button press (Telegram shows a spinner on the button until then)."""
+        self._outbound.submit(
+            ("query", query_id),
+            lambda: self._quietly("answerCallbackQuery", bot.answer_callback_query(query_id)),
+        )
+
     async def _deliver(self, bot: Bot, route: ToEngine, replies: list[Reply]) -> None:
-        """Answer the button press, tidy old buttons, show typing, send the replies."""
+        """Tidy old buttons, show typing, send the replies (the press was answered already)."""
         chat_id = route.chat_id
-        if route.query_id is not None:
-            await self._quietly("answerCallbackQuery", bot.answer_callback_query(route.query_id))
         if route.tapped_message_id is not None:
             self._forget_keyboard(chat_id, route.tapped_message_id)
             await self._drop_keyboard(bot, chat_id, route.tapped_message_id)
@@ -231,7 +363,7 @@ class TelegramChannel:
         if reply.document is not None:
             files.append(reply.document)
         caption: str | None = None
-        if files and len(parts) == 1 and len(parts[0]) <= MAX_CAPTION:
+        if files and len(parts) == 1 and telegram_length(parts[0]) <= MAX_CAPTION:
             caption = parts.pop()
         remaining = len(parts) + len(files)
         last: Message | None = None
@@ -251,7 +383,7 @@ class TelegramChannel:
             caption = None
         if last is not None:
             last_id = last.message_id
-        if markup is not None and last_id is not None:
+        if markup is not None and last_id is not None and reply.seq != OFFER_SEQ:
             await self._track_keyboard(bot, chat_id, reply.seq, last_id)
 
     async def _track_keyboard(
@@ -333,7 +465,17 @@ class TelegramChannel:
         return self._inbound.busy + self._outbound.busy
 
     async def drain(self, within: float | None = None) -> bool:
-        """Wait for queued updates and then queued replies; False if time ran out."""
+        """Wait for queued updates and then queued replies; False if time ran out.
+
+        Answered updates are then removed from the inbox; the others stay there
+        for the next start.
+        """
         inbound = await self._inbound.drain(within)
         outbound = await self._outbound.drain(within)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        await self.flush()
         return inbound and outbound

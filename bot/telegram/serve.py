@@ -1,10 +1,11 @@
-"""Getting updates from Telegram: long polling or a webhook, both confirming only stored updates.
+"""Getting updates from Telegram: long polling or a webhook, both confirming only kept updates.
 
-Long polling confirms a batch (by asking for the next offset) only after the
-engine has stored every update in it. The webhook answers Telegram with 200
-only after the engine has stored the update; otherwise Telegram sends it again.
-A crash between receiving and storing therefore loses nothing, and the engine's
-dedup key makes a second delivery harmless.
+Every update goes into the channel's inbox (``storage/inbox.py``) before it is
+confirmed: long polling asks for the next offset only after the batch is kept,
+and the webhook answers Telegram with 200 only then (otherwise Telegram sends
+it again). An update leaves the inbox once it is handled and its replies are
+sent, so a crash at any point loses nothing: the inbox is handled again at the
+next start, and the engine's dedup key makes a second delivery harmless.
 """
 
 from __future__ import annotations
@@ -59,18 +60,20 @@ async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
 async def poll_updates(
     bot: Bot, channel: TelegramChannel, stop: asyncio.Event, *, poll_s: int = 30
 ) -> None:
-    """Long-poll Telegram until ``stop`` is set, confirming each batch once it is stored."""
+    """Long-poll Telegram until ``stop`` is set; updates are confirmed once they are in the inbox.
+
+    Asking for the next offset confirms the updates before it, so each batch
+    goes into the channel's inbox first (one transaction) and is handled from
+    there: getting updates never waits for a member's turn, and a crash loses
+    nothing (what the inbox kept is handled at the next start).
+    """
     offset: int | None = None
     backoff = Backoff()
     while not stop.is_set():
-        fetch = asyncio.ensure_future(
-            bot.get_updates(
-                offset=offset,
-                timeout=poll_s,
-                allowed_updates=ALLOWED_UPDATES,
-                read_timeout=10,  # PTB adds the poll time
-            )
-        )
+        await _until_room_or_stop(channel, stop)
+        if stop.is_set():
+            break
+        fetch = asyncio.ensure_future(fetch_updates(bot, offset, poll_s))
         stopping = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -92,20 +95,58 @@ async def poll_updates(
             log.warning("getting updates failed (%s); trying again in %.1f s", exc, wait)
             await wait_or_stop(stop, wait)
             continue
-        backoff.reset()
         if not updates:
+            backoff.reset()
             continue
-        # a failed update is logged (lanes.py) and counts as done, so one bad update cannot block
-        await asyncio.gather(
-            *(channel.submit(update) for update in updates), return_exceptions=True
-        )
-        offset = updates[-1].update_id + 1
+        try:
+            await channel.receive(updates)
+        except Exception as exc:  # not kept: do not confirm, Telegram sends them again
+            wait = backoff.next()
+            log.warning("could not keep %d updates (%s); asking again in %.1f s",
+                        len(updates), exc, wait)  # fmt: skip
+            await wait_or_stop(stop, wait)
+            continue
+        backoff.reset()
+        offset = int(updates[-1]["update_id"]) + 1
     if offset is not None:
         await _confirm(bot, offset)
 
 
+async def fetch_updates(bot: Bot, offset: int | None, poll_s: int) -> list[dict[str, Any]]:
+    """One ``getUpdates`` call; the updates as Telegram sent them (JSON objects).
+
+    Raw, so they can be kept in the inbox as they came; PTB's ``get_updates``
+    would turn them into objects first (``Bot.do_api_request`` goes through the
+    same request path; PTB's warning about it is silenced in the channel).
+    """
+    params: dict[str, Any] = {"timeout": poll_s, "allowed_updates": ALLOWED_UPDATES}
+    if offset is not None:
+        params["offset"] = offset
+    result = await bot.do_api_request(
+        "getUpdates",
+        api_kwargs=params,
+        read_timeout=poll_s + 10,  # the poll, then 10 s
+    )
+    if not isinstance(result, list):
+        raise TelegramError(f"getUpdates gave {type(result).__name__}, not a list")
+    return [u for u in result if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+
+
+async def _until_room_or_stop(channel: TelegramChannel, stop: asyncio.Event) -> None:
+    """Wait while too many updates are open (the bot is behind), or until ``stop``."""
+    if channel.open_updates < channel.max_open:
+        return
+    log.warning("%d updates are waiting for the bot; getting more when some are done",
+                channel.open_updates)  # fmt: skip
+    room = asyncio.ensure_future(channel.wait_for_room())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({room, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    room.cancel()
+    stopping.cancel()
+
+
 async def _confirm(bot: Bot, offset: int) -> None:
-    """Tell Telegram the last batch is done, so a restart does not get it again."""
+    """Tell Telegram the last batch is kept, so a restart does not get it again."""
     try:
         await bot.get_updates(offset=offset, timeout=0, limit=1, allowed_updates=ALLOWED_UPDATES)
     except TelegramError as exc:
@@ -133,19 +174,26 @@ class _WebhookHandler(tornado.web.RequestHandler):
         self.receiver = receiver
 
     async def post(self) -> None:
-        """Check the secret, store the update through the engine, then answer 200."""
+        """Check the secret, keep the update in the inbox, then answer 200."""
         if not self.receiver.secret_ok(self.request.headers.get(SECRET_HEADER)):
             log.warning("webhook call without the right secret from %s", self.request.remote_ip)
             self.set_status(403)
             return
         try:
             data = json.loads(self.request.body)
-            update = Update.de_json(data, self.receiver.bot)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("no update_id")
+            Update.de_json(data, self.receiver.bot)  # refuse what PTB cannot read
         except Exception:
             log.warning("webhook body is not an update")
             self.set_status(400)
             return
-        await self.receiver.channel.submit(update)
+        try:
+            await self.receiver.channel.receive([data])
+        except Exception as exc:  # not kept: Telegram sends it again later
+            log.warning("could not keep a webhook update (%s); Telegram will send it again", exc)
+            self.set_status(500)
+            return
         self.set_status(200)
 
 

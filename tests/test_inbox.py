@@ -1,0 +1,65 @@
+"""The inbox of received updates, on a real SQLite file and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.db import make_engine, make_sessionmaker, upgrade
+from storage.inbox import MemoryInbox, SqlInbox
+from tests.conftest import Database
+
+
+@pytest.fixture
+async def sessions(database: Database) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A migrated database."""
+    engine = make_engine(database.url, schema=database.schema)
+    await upgrade(engine)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+def update(update_id: int, text: str) -> tuple[int, str]:
+    """A raw update as Telegram sends it."""
+    body = {"update_id": update_id, "message": {"message_id": 1, "text": text}}
+    return update_id, json.dumps(body)
+
+
+async def test_updates_wait_in_order_until_answered_and_a_repeat_changes_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    inbox = SqlInbox(sessions)
+    await inbox.keep([update(12, "tea ☕"), update(10, "hello 👋")])
+    await inbox.keep([update(10, "a changed copy"), update(11, "x" * 20_000)])
+    waiting = await inbox.waiting()
+    assert [i for i, _ in waiting] == [10, 11, 12]
+    assert json.loads(waiting[0][1])["message"]["text"] == "hello 👋"  # the first copy stays
+    assert len(json.loads(waiting[1][1])["message"]["text"]) == 20_000
+    await inbox.forget([10, 12, 99])
+    assert [i for i, _ in await inbox.waiting()] == [11]
+    # new updates in and answered ones out, in one go
+    await inbox.keep([update(13, "more")], answered=[11])
+    assert [i for i, _ in await inbox.waiting()] == [13]
+
+
+async def test_each_channel_has_its_own_updates(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    telegram, other = SqlInbox(sessions), SqlInbox(sessions, channel="other")
+    await telegram.keep([update(1, "a")])
+    await other.keep([update(1, "b")])
+    await telegram.forget([1])
+    assert await telegram.waiting() == []
+    assert [json.loads(b)["message"]["text"] for _, b in await other.waiting()] == ["b"]
+
+
+async def test_the_memory_inbox_behaves_the_same() -> None:
+    inbox = MemoryInbox()
+    await inbox.keep([update(2, "b"), update(1, "a")])
+    await inbox.keep([update(1, "changed")], answered=[2])
+    assert [(i, json.loads(b)["message"]["text"]) for i, b in await inbox.waiting()] == [(1, "a")]

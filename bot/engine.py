@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta
 from typing import Any, Protocol
 
@@ -336,6 +336,8 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False
     last_answer_id: int | None = None
+    #: pictures to draw once the transaction is over: (index in replies, draw)
+    drawings: list[tuple[int, Callable[[], bytes]]] = field(default_factory=list)
 
     @property
     def lang(self) -> str:
@@ -427,7 +429,24 @@ class Engine:
                     db_member.last_active_at = now
         if dedup_key:
             self._remember_key(dedup_key)
+        if turn.drawings:
+            await self._draw_pictures(turn)
         return turn.replies
+
+    async def _draw_pictures(self, turn: Turn) -> None:
+        """Draw the turn's pictures in a worker thread, after the transaction.
+
+        A picture card takes 60-200 ms of CPU: inside the transaction it held up
+        every other member's turn (SQLite has one writer), and on the event loop
+        every reply. A picture that fails is left out; the words still go.
+        """
+        for index, draw in turn.drawings:
+            try:
+                image = await asyncio.to_thread(draw)
+            except Exception:
+                log.exception("could not draw the skills card")
+                continue
+            turn.replies[index] = replace(turn.replies[index], image_png=image)
 
     def _remember_key(self, key: str) -> None:
         """Keep recent update keys in memory so an obvious repeat costs no write."""
@@ -1475,19 +1494,15 @@ class Engine:
             lines.append(self._text(turn, "myskills.wishes_title"))
             for _, label in profile.wishes:
                 lines.append(self._text(turn, "myskills.wish", label=label))
-        image = None
-        if self.card_renderer is not None and profile.skills:
-            try:
-                image = self.card_renderer(
-                    profile.first_name or str(turn.data.get("name", "")),
-                    profile.skills,
-                    [label for _, label in profile.wishes],
-                )
-            except Exception:
-                log.exception("could not draw the skills card")
         buttons: tuple[Button, ...] = ()
         if profile.skills and any(e.prefix == "rm:" for e in self.extensions):
             buttons = (Button("rm:list", self._text(turn, "button.remove_skill")),)
-        turn.replies.append(
-            Reply(key="myskills", text="\n".join(lines), image_png=image, buttons=buttons, seq=0)
-        )
+        renderer = self.card_renderer
+        if renderer is not None and profile.skills:
+            name = profile.first_name or str(turn.data.get("name", ""))
+            card_skills = list(profile.skills)
+            card_wishes = [label for _, label in profile.wishes]
+            turn.drawings.append(  # drawn after the transaction, off the event loop
+                (len(turn.replies), lambda: renderer(name, card_skills, card_wishes))
+            )
+        turn.replies.append(Reply(key="myskills", text="\n".join(lines), buttons=buttons, seq=0))

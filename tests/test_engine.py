@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -347,6 +349,36 @@ async def test_my_skills_shows_confirmed_skills_and_a_card(
         label = rt.content.taxonomy.skills[question.skills[0]].label
         assert label in profile.text
         assert profile.image_png is not None and profile.image_png.startswith(b"\x89PNG")
+
+
+async def test_a_card_being_drawn_holds_up_nobody_else(sqlite_db: Database, tmp_path: Path) -> None:
+    """The picture is drawn after the transaction, off the event loop: others go on meanwhile."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        ana, bo = Chat(rt.engine, "ana"), Chat(rt.engine, "bo")
+        await ana.onboard()
+        await bo.onboard()
+        await ana.press("yes")
+        await ana.press("skill_yes")
+        drawing, may_finish = threading.Event(), threading.Event()
+        real = rt.engine.card_renderer
+        assert real is not None
+
+        def slow(name: str, skills: list[tuple[str, str, str]], wishes: list[str]) -> bytes:
+            drawing.set()
+            may_finish.wait(10)  # a card that takes long to draw (in a worker thread)
+            return real(name, skills, wishes)
+
+        rt.engine.card_renderer = slow
+        card = asyncio.create_task(ana.cmd("myskills"))
+        assert await asyncio.to_thread(drawing.wait, 10)
+        # while Ana's card is being drawn, Bo answers, and it is stored at once
+        await asyncio.wait_for(bo.press("yes"), 5)
+        assert bo.keys[-1] == "skill.is_that_right"
+        assert not card.done()
+        may_finish.set()
+        replies = await asyncio.wait_for(card, 10)
+        assert replies[0].key == "myskills"
+        assert replies[0].image_png is not None and replies[0].image_png.startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("text", ["i feel sad", "i am so lonely", "nobody likes me", "bad day"])

@@ -123,7 +123,11 @@ async def member_and_state(
         return member, await load_state(session, member.id)
     member, state = row
     if state is None:
-        state = await load_state(session, member.id)
+        return member, await load_state(session, member.id)
+    # The turn changes the state in memory and save_state writes it with one
+    # UPDATE; tracked, each change made the next query flush it first (an ORM
+    # UPDATE of its own on every turn).
+    session.expunge(state)
     return member, state
 
 
@@ -288,10 +292,12 @@ async def save_state(
         "b_data": data,
         "b_updated_at": now,
     }
+    if state in session:
+        await session.flush()  # a new state is inserted before it is updated
+        session.expunge(state)
     await session.execute(_SAVE_STATE, values)
     state.data = data
     state.updated_at = now
-    session.expunge(state)
 
 
 _STATES = table_of(ConversationState).c

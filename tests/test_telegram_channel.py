@@ -122,7 +122,12 @@ def engine() -> ScriptedEngine:
 
 @asynccontextmanager
 async def running_bot(
-    peer: BotApiPeer, engine: ScriptedEngine, inbox: MemoryInbox | None = None, **env: Any
+    peer: BotApiPeer,
+    engine: ScriptedEngine,
+    inbox: MemoryInbox | None = None,
+    *,
+    max_open: int = 2_000,
+    **env: Any,
 ) -> AsyncIterator[TelegramChannel]:
     """The channel with a PTB application, polling (or serving a webhook) until the end."""
     values: dict[str, Any] = {
@@ -131,7 +136,9 @@ async def running_bot(
         **env,
     }
     settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-    channel = TelegramChannel(engine, TEXTS.__getitem__, inbox=inbox or MemoryInbox())
+    channel = TelegramChannel(
+        engine, TEXTS.__getitem__, inbox=inbox or MemoryInbox(), max_open=max_open
+    )
     limiter = PacedRateLimiter(chat_rate=100, backoff_s=0.01)
     app = build_application(settings, channel, rate_limiter=limiter)
     stop = asyncio.Event()
@@ -533,6 +540,62 @@ async def test_updates_kept_from_an_earlier_run_are_handled_at_start(
         None,
         "from before 2",
     ]
+
+
+async def test_a_copy_arriving_while_the_first_is_being_kept_is_handled_once(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+
+    class SlowInbox(MemoryInbox):
+        """Keeps updates only when allowed to (a slow disk)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.go_on = asyncio.Event()
+
+        async def keep(self, updates: Any, answered: Any = ()) -> None:
+            await self.go_on.wait()
+            await super().keep(updates, answered)
+
+    inbox = SlowInbox()
+    async with running_bot(peer, engine, inbox) as channel:
+        update = peer.text(ana, "hello")
+        peer.take_pending()  # given to the channel directly below, twice (a webhook retry)
+        first = asyncio.create_task(channel.receive([update]))
+        await asyncio.sleep(0.05)
+        await channel.receive([dict(update)])  # skipped: the first copy is being kept
+        inbox.go_on.set()
+        await first
+        await until(peer.wait_text, ANA, "You said: hello")
+        await until(peer.wait_for, lambda: not inbox.rows, 10, "an empty inbox")
+    assert [i.value for _, i, _ in engine.calls if i] == ["hello"]
+    assert [m["text"] for m in peer.sent(ANA)] == ["You said: hello", "Question 2 🙂?"]
+
+
+async def test_when_the_bot_is_far_behind_telegram_keeps_the_rest(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    users = [peer.user(5100 + i, f"M{i}") for i in range(5)]
+    engine.gates["wait"] = asyncio.Event()
+    async with running_bot(peer, engine, max_open=3) as channel:
+        for user in users[:3]:
+            peer.text(user, "wait")
+        await until(peer.wait_for, lambda: len(engine.calls) == 3, 10, "the first three")
+        assert channel.open_updates == 3
+        polls = peer.received("getUpdates")
+        for user in users[3:]:
+            peer.text(user, "later")
+        await asyncio.sleep(0.5)
+        # full: no more fetching (the kept three are confirmed with the next fetch)
+        assert peer.received("getUpdates") == polls
+        assert len(engine.calls) == 3
+        engine.gates["wait"].set()
+        for user in users:
+            await until(peer.wait_buttons, user["id"])
+        await until(peer.wait_for, lambda: peer.pending_count() == 0, 10, "confirmation")
+        await until(peer.wait_for, lambda: channel.open_updates == 0, 10, "all answered")
+    assert sorted(i.value for _, i, _ in engine.calls if i) == ["later"] * 2 + ["wait"] * 3
 
 
 async def test_when_the_inbox_cannot_keep_updates_they_are_not_confirmed(

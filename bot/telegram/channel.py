@@ -171,15 +171,22 @@ class TelegramChannel:
         Telegram must be asked for them again). An update already open (came
         again, or kept from before a restart and not answered yet) is skipped.
         """
-        fresh: list[tuple[int, dict[str, Any]]] = []
+        fresh: dict[int, dict[str, Any]] = {}
         for data in updates:
             update_id = data.get("update_id")
             if isinstance(update_id, int) and update_id not in self._open:
-                fresh.append((update_id, data))
+                fresh.setdefault(update_id, data)
         if not fresh:
             return
-        await self.inbox.keep([(i, json.dumps(d)) for i, d in fresh])
-        for update_id, data in fresh:
+        self._open.update(fresh)  # before the wait: a copy arriving meanwhile is skipped
+        try:
+            await self.inbox.keep([(i, json.dumps(d)) for i, d in fresh.items()])
+        except BaseException:
+            self._open.difference_update(fresh)
+            raise
+        finally:
+            self._check_room()
+        for update_id, data in fresh.items():
             self._queue(update_id, data)
 
     async def replay(self) -> int:
@@ -188,6 +195,7 @@ class TelegramChannel:
         for update_id, body in kept:
             if update_id in self._open:
                 continue
+            self._open.add(update_id)
             try:
                 data = json.loads(body)
             except ValueError:
@@ -195,16 +203,21 @@ class TelegramChannel:
                 self._mark_answered(update_id)
                 continue
             self._queue(update_id, data)
+        self._check_room()
         if kept:
             log.info("handling %d updates kept from before the restart", len(kept))
         return len(kept)
 
-    def _queue(self, update_id: int, data: dict[str, Any]) -> None:
-        """Queue one kept update; it is answered once its replies are sent."""
-        app = self._require_app()
-        self._open.add(update_id)
-        if len(self._open) >= self.max_open:
+    def _check_room(self) -> None:
+        """Let polling go on only while fewer than ``max_open`` updates are open."""
+        if len(self._open) < self.max_open:
+            self._has_room.set()
+        else:
             self._has_room.clear()
+
+    def _queue(self, update_id: int, data: dict[str, Any]) -> None:
+        """Queue one kept (and open) update; it is answered once its replies are sent."""
+        app = self._require_app()
         try:
             update = Update.de_json(data, app.bot)
         except Exception:
@@ -228,8 +241,7 @@ class TelegramChannel:
             return
         self._open.discard(update_id)
         self._answered.append(update_id)
-        if len(self._open) < self.max_open:
-            self._has_room.set()
+        self._check_room()
         self._flush_wanted.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop())
@@ -472,6 +484,7 @@ class TelegramChannel:
         """
         inbound = await self._inbound.drain(within)
         outbound = await self._outbound.drain(within)
+        await asyncio.sleep(0)  # the done-callbacks of the last sends mark them answered
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -24,7 +24,10 @@ JSON = bool | dict[str, Any] | list[dict[str, Any]]
 class PacedRateLimiter(AIORateLimiter):
     """AIORateLimiter plus a per-chat pace for private chats and retries on network errors.
 
-    * 30 requests a second overall and 20 a minute per group (AIORateLimiter).
+    * 30 requests a second overall and 20 a minute per group (AIORateLimiter; its
+      overall limit lets a burst of 30 through at once, then 30 a second).
+    * New messages: at most ``overall_max_rate`` a second in any second, evenly
+      spaced (Telegram's "30 messages a second"; the burst above could double it).
     * New messages into one private chat: ``chat_rate`` a second (Telegram asks for 1).
     * ``RetryAfter`` (429) waits as Telegram says, up to ``max_retries`` times.
     * Network errors and timeouts (not "bad request") are retried with back-off.
@@ -44,6 +47,7 @@ class PacedRateLimiter(AIORateLimiter):
         super().__init__(overall_max_rate=overall_max_rate, max_retries=max_retries)
         self._chat_rate = chat_rate
         self._chat_limiters: dict[int, AsyncLimiter] = {}
+        self._messages = AsyncLimiter(max_rate=1, time_period=1 / overall_max_rate)
         self._network_retries = network_retries
         self._backoff_s = backoff_s
         self._sleep = sleep
@@ -74,7 +78,10 @@ class PacedRateLimiter(AIORateLimiter):
             with contextlib.suppress(TypeError, ValueError):
                 if int(chat_id) > 0:  # type: ignore[arg-type]
                     pace = self._chat_limiter(int(chat_id))  # type: ignore[arg-type]
-        async with pace:
+        spacing: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
+        if endpoint in MESSAGE_METHODS:
+            spacing = self._messages
+        async with pace, spacing:
             attempt = 0
             while True:
                 try:

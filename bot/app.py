@@ -8,7 +8,6 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -58,26 +57,21 @@ def load_app_content(settings: Settings) -> Content:
     )
 
 
-def make_card_renderer(content: Content, *, keep: int = 32) -> CardRenderer:
+def make_card_renderer(content: Content) -> CardRenderer:
     """Adapt the picture-card drawer to the engine's profile rows.
 
-    The engine calls it from worker threads: one card is drawn at a time (the
-    fonts are shared), and the last ``keep`` cards are kept, so asking again
-    with nothing changed costs nothing (a card is about 200 KB).
+    Safe to call from worker threads: one card is drawn at a time (the fonts are
+    shared). Nothing is cached, so an erased member's card is gone with them.
     """
     drawing = threading.Lock()
 
-    @lru_cache(maxsize=keep)
-    def draw(first_name: str, skill_ids: tuple[str, ...], wishes: tuple[str, ...]) -> bytes:
+    def render(first_name: str, skills: list[tuple[str, str, str]], wishes: list[str]) -> bytes:
         from bot.skills.card import render_card
 
-        infos = [content.taxonomy.get(skill_id) for skill_id in skill_ids]
+        infos = [content.taxonomy.get(skill_id) for skill_id, _, _ in skills]
         with drawing:
             png: bytes = render_card(first_name, [i for i in infos if i is not None], wishes)
         return png
-
-    def render(first_name: str, skills: list[tuple[str, str, str]], wishes: list[str]) -> bytes:
-        return draw(first_name, tuple(skill_id for skill_id, _, _ in skills), tuple(wishes))
 
     return render
 

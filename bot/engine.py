@@ -15,6 +15,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta
@@ -370,6 +371,7 @@ class Engine:
         self.finder = finder
         self.settings = settings
         self.card_renderer = card_renderer
+        self._pictures: ThreadPoolExecutor | None = None
         self.extensions = extensions
         self._locks: dict[str, asyncio.Lock] = {}
         self._recent_keys: dict[str, bool] = {}
@@ -438,11 +440,16 @@ class Engine:
 
         A picture card takes 60-200 ms of CPU: inside the transaction it held up
         every other member's turn (SQLite has one writer), and on the event loop
-        every reply. A picture that fails is left out; the words still go.
+        every reply. One thread of its own draws them one at a time (not the
+        default pool, which exports use). A picture that fails is left out; the
+        words still go.
         """
+        if self._pictures is None:
+            self._pictures = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pictures")
+        loop = asyncio.get_running_loop()
         for index, draw in turn.drawings:
             try:
-                image = await asyncio.to_thread(draw)
+                image = await loop.run_in_executor(self._pictures, draw)
             except Exception:
                 log.exception("could not draw the skills card")
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -63,3 +64,40 @@ async def test_the_memory_inbox_behaves_the_same() -> None:
     await inbox.keep([update(2, "b"), update(1, "a")])
     await inbox.keep([update(1, "changed")], answered=[2])
     assert [(i, json.loads(b)["message"]["text"]) for i, b in await inbox.waiting()] == [(1, "a")]
+
+
+async def test_answered_updates_are_cleared_in_chunks_and_kept_when_the_database_is_away() -> None:
+    from bot.telegram.intake import Intake
+
+    class Flaky(MemoryInbox):
+        """Fails the first delete; records the size of each."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.deletes: list[int] = []
+            self.down = True
+
+        async def forget(self, answered: Any) -> None:
+            ids = list(answered)
+            if not ids:
+                return
+            if self.down:
+                self.down = False
+                raise OSError("database is away")
+            self.deletes.append(len(ids))
+            await super().forget(ids)
+
+    inbox = Flaky()
+    intake = Intake(inbox, gather_s=0)
+    started: list[int] = []
+    updates = [{"update_id": i, "message": {"text": "hi"}} for i in range(1, 1201)]
+    await intake.receive(updates, lambda i, data, keeping: started.append(i))
+    assert started == list(range(1, 1201)) and len(inbox.rows) == 1200
+    for update_id in started:
+        intake.answered(update_id, intake._open[update_id])
+    assert intake.open_count == 0
+    assert not await intake.flush()  # the database is away: nothing lost, tried again later
+    assert len(inbox.rows) == 1200
+    assert await intake.flush()
+    assert inbox.deletes == [500, 500, 200] and inbox.rows == {}
+    await intake.close()

@@ -525,21 +525,110 @@ async def test_updates_kept_from_an_earlier_run_are_handled_at_start(
     ana = peer.user(ANA, "Ana")
     inbox = MemoryInbox()
     # An earlier run kept these, confirmed them to Telegram and stopped before answering.
-    earlier = [peer.text(ana, "from before 1"), peer.text(ana, "from before 2")]
+    earlier = [peer.text(ana, f"from before {i}") for i in (1, 2, 3)]
     peer.take_pending()
-    engine.stored.add(f"tg:{earlier[0]['update_id']}")  # the first one was stored, not answered
+    for stored in earlier[:2]:  # the first two were stored, not answered
+        engine.stored.add(f"tg:{stored['update_id']}")
     await inbox.keep([(u["update_id"], json.dumps(u)) for u in earlier])
     async with running_bot(peer, engine, inbox):
-        await until(peer.wait_text, ANA, "You said: from before 2")
+        await until(peer.wait_text, ANA, "You said: from before 3")
         await until(peer.wait_for, lambda: not inbox.rows, 10, "an empty inbox")
     texts = [m["text"] for m in peer.sent(ANA)]
-    # The stored one is not answered twice: the member is shown where they are, then the next.
-    assert texts == ["Question 1 🙂?", "You said: from before 2", "Question 2 🙂?"]
+    # The stored ones are not answered twice: the member is shown where they are
+    # (once, not once for each), then the next one is answered.
+    assert texts == ["Question 1 🙂?", "You said: from before 3", "Question 2 🙂?"]
     assert [i.value if i else None for _, i, _ in engine.calls] == [
         "from before 1",
         None,
         "from before 2",
+        "from before 3",
     ]
+
+
+async def test_a_reply_the_network_kept_back_stays_in_the_inbox_for_the_next_start(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+    inbox = MemoryInbox()
+    peer.fail("sendMessage", times=5, drop=True)  # more than the limiter's four retries
+    async with running_bot(peer, engine, inbox) as channel:
+        lost = peer.text(ana, "hello")
+        await until(peer.wait_for, lambda: peer.received("sendMessage") >= 5, 20, "the tries")
+        await until(peer.wait_for, lambda: channel.open_updates == 0, 10, "given up")
+        assert list(inbox.rows) == [lost["update_id"]]  # kept: shown again at the next start
+        peer.text(ana, "again")
+        await until(peer.wait_text, ANA, "You said: again")
+    assert list(inbox.rows) == [lost["update_id"]]
+
+
+async def test_one_chats_updates_keep_their_order_when_keeping_them_finishes_out_of_order(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+
+    class UnevenInbox(MemoryInbox):
+        """Keeping the first update is slow; later ones are quick (a busy connection pool)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.slow = asyncio.Event()
+
+        async def keep(self, updates: Any, answered: Any = ()) -> None:
+            if any('"first"' in body for _, body in updates):
+                await self.slow.wait()
+            await super().keep(updates, answered)
+
+    inbox = UnevenInbox()
+    async with running_bot(peer, engine, inbox) as channel:
+        first, second = peer.text(ana, "first"), peer.text(ana, "second")
+        peer.take_pending()  # delivered one at a time, as two webhook calls would be
+        one = asyncio.create_task(channel.receive([first]))
+        await asyncio.sleep(0.05)
+        await channel.receive([second])  # kept at once
+        await asyncio.sleep(0.2)
+        assert engine.calls == []  # "second" waits for "first"
+        inbox.slow.set()
+        await one
+        await until(peer.wait_text, ANA, "You said: second")
+    assert [i.value for _, i, _ in engine.calls if i] == ["first", "second"]
+
+
+async def test_when_keeping_fails_a_copy_waiting_for_it_fails_too(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana = peer.user(ANA, "Ana")
+
+    class FailingInbox(MemoryInbox):
+        """The first keep fails after a while (the database went away)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.go_on = asyncio.Event()
+            self.failed = False
+
+        async def keep(self, updates: Any, answered: Any = ()) -> None:
+            await self.go_on.wait()
+            if not self.failed:
+                self.failed = True
+                raise OSError("database is down")
+            await super().keep(updates, answered)
+
+    inbox = FailingInbox()
+    async with running_bot(peer, engine, inbox) as channel:
+        update = peer.text(ana, "hello")
+        peer.take_pending()
+        first = asyncio.create_task(channel.receive([update]))
+        await asyncio.sleep(0.05)
+        copy = asyncio.create_task(channel.receive([dict(update)]))
+        await asyncio.sleep(0.05)
+        inbox.go_on.set()
+        results = await asyncio.gather(first, copy, return_exceptions=True)
+        assert all(isinstance(r, OSError) for r in results)  # neither may be confirmed
+        assert channel.open_updates == 0 and engine.calls == []
+        await channel.receive([update])  # Telegram sends it again; now it is kept
+        await until(peer.wait_text, ANA, "You said: hello")
+        await until(peer.wait_for, lambda: not inbox.rows, 10, "an empty inbox")
+    assert [i.value for _, i, _ in engine.calls if i] == ["hello"]
 
 
 async def test_a_copy_arriving_while_the_first_is_being_kept_is_handled_once(
@@ -564,9 +653,11 @@ async def test_a_copy_arriving_while_the_first_is_being_kept_is_handled_once(
         peer.take_pending()  # given to the channel directly below, twice (a webhook retry)
         first = asyncio.create_task(channel.receive([update]))
         await asyncio.sleep(0.05)
-        await channel.receive([dict(update)])  # skipped: the first copy is being kept
+        copy = asyncio.create_task(channel.receive([dict(update)]))
+        await asyncio.sleep(0.05)
+        assert not copy.done()  # a copy is confirmed only once the first one is kept
         inbox.go_on.set()
-        await first
+        await asyncio.gather(first, copy)
         await until(peer.wait_text, ANA, "You said: hello")
         await until(peer.wait_for, lambda: not inbox.rows, 10, "an empty inbox")
     assert [i.value for _, i, _ in engine.calls if i] == ["hello"]
@@ -659,6 +750,30 @@ async def test_webhook_mode_checks_the_secret_and_answers_once_the_update_is_kep
         await until(peer.wait_for, lambda: not inbox.rows, 10, "an empty inbox")
     assert [m["text"] for m in sent] == ["Hello 👋", "Question 1 🙂?"]
     assert peer.calls_of("getUpdates") == []
+
+
+async def test_webhook_asks_telegram_to_wait_when_the_bot_is_far_behind(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    ana, bo = peer.user(ANA, "Ana"), peer.user(4202, "Bo")
+    port = free_port()
+    engine.gates["wait"] = asyncio.Event()
+    async with running_bot(
+        peer,
+        engine,
+        max_open=1,
+        SKILLSPARK_WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+        SKILLSPARK_WEBHOOK_PORT=port,
+    ) as channel:
+        await until(peer.wait_for, lambda: peer.webhook.get("url"))
+        first, second = peer.text(ana, "wait"), peer.text(bo, "hello")
+        peer.take_pending()
+        assert await until(peer.push_webhook, first) == 200
+        assert await until(peer.push_webhook, second) == 503  # Telegram sends it again later
+        engine.gates["wait"].set()
+        await until(peer.wait_for, lambda: channel.open_updates == 0, 10, "Ana answered")
+        assert await until(peer.push_webhook, second) == 200
+        await until(peer.wait_text, 4202, "You said: hello")
 
 
 async def test_staff_alerts_are_sent_and_a_failure_is_raised_for_a_later_retry(

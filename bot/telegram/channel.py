@@ -13,8 +13,6 @@ Two stages per update, each in order per chat and in parallel across chats:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import warnings
 from collections import OrderedDict, deque
@@ -23,10 +21,11 @@ from typing import Any, Protocol
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import Application, ContextTypes
 from telegram.warnings import PTBUserWarning
 
+from bot.telegram.intake import Intake, Keep
 from bot.telegram.lanes import Lanes
 from bot.telegram.render import MAX_CAPTION, keyboard, split_text, telegram_length
 from bot.telegram.routing import GroupChat, Ignore, ToEngine, chat_key, route_update
@@ -138,18 +137,11 @@ class TelegramChannel:
         """
         self.engine = engine
         self.texts = texts
-        self.inbox: Inbox = inbox if inbox is not None else MemoryInbox()
-        self.max_open = max_open
-        #: updates received (in the inbox) and not answered yet
-        self._open: set[int] = set()
+        self.intake = Intake(inbox if inbox is not None else MemoryInbox(), max_open=max_open)
         #: the reply deliveries of open updates, once the engine has answered
-        self._deliveries: dict[int, asyncio.Task[None]] = {}
-        #: answered updates still to be removed from the inbox
-        self._answered: list[int] = []
-        self._flush_wanted = asyncio.Event()
-        self._has_room = asyncio.Event()
-        self._has_room.set()
-        self._flusher: asyncio.Task[None] | None = None
+        self._deliveries: dict[int, asyncio.Task[bool]] = {}
+        #: chats shown where they are after a restart (once is enough)
+        self._reshown: set[int] = set()
         self._inbound = Lanes(engine_limit)
         self._outbound = Lanes(send_limit)
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
@@ -165,117 +157,65 @@ class TelegramChannel:
     # ------------------------------------------------------------------ inbound
 
     async def receive(self, updates: Sequence[dict[str, Any]]) -> None:
-        """Keep raw updates in the inbox, then queue them; afterwards they may be confirmed.
+        """Take in raw updates; once this returns they are kept and may be confirmed.
 
-        Raises when the inbox cannot keep them (then nothing is queued, and
-        Telegram must be asked for them again). An update already open (came
-        again, or kept from before a restart and not answered yet) is skipped.
+        Raises when the inbox cannot keep them (Telegram must send them again).
+        Each update starts at once, in order behind its chat's earlier ones.
         """
-        fresh: dict[int, dict[str, Any]] = {}
-        for data in updates:
-            update_id = data.get("update_id")
-            if isinstance(update_id, int) and update_id not in self._open:
-                fresh.setdefault(update_id, data)
-        if not fresh:
-            return
-        self._open.update(fresh)  # before the wait: a copy arriving meanwhile is skipped
-        try:
-            await self.inbox.keep([(i, json.dumps(d)) for i, d in fresh.items()])
-        except BaseException:
-            self._open.difference_update(fresh)
-            raise
-        finally:
-            self._check_room()
-        for update_id, data in fresh.items():
-            self._queue(update_id, data)
+        await self.intake.receive(updates, self._start)
 
     async def replay(self) -> int:
-        """Queue the updates the inbox kept from an earlier run; returns how many."""
-        kept = await self.inbox.waiting()
-        for update_id, body in kept:
-            if update_id in self._open:
-                continue
-            self._open.add(update_id)
-            try:
-                data = json.loads(body)
-            except ValueError:
-                log.error("update %d in the inbox is not JSON; dropped", update_id)
-                self._mark_answered(update_id)
-                continue
-            self._queue(update_id, data)
-        self._check_room()
-        if kept:
-            log.info("handling %d updates kept from before the restart", len(kept))
-        return len(kept)
+        """Start the updates the inbox kept from an earlier run; returns how many."""
+        return await self.intake.replay(self._start)
 
-    def _check_room(self) -> None:
-        """Let polling go on only while fewer than ``max_open`` updates are open."""
-        if len(self._open) < self.max_open:
-            self._has_room.set()
-        else:
-            self._has_room.clear()
-
-    def _queue(self, update_id: int, data: dict[str, Any]) -> None:
-        """Queue one kept (and open) update; it is answered once its replies are sent."""
+    def _start(self, update_id: int, data: dict[str, Any], keeping: Keep) -> None:
+        """Queue one update behind earlier ones of its chat; answer a button press now."""
         app = self._require_app()
         try:
             update = Update.de_json(data, app.bot)
         except Exception:
             log.exception("update %d is not one PTB can read; dropped", update_id)
-            self._mark_answered(update_id)
+            self.intake.answered(update_id, keeping)
             return
-        task = self.submit(update)
-        task.add_done_callback(lambda _: self._after_engine(update_id))
+        if update.callback_query is not None:
+            # at once, not behind the chat's turns and replies: the button stops spinning
+            self._answer_query(app.bot, update.callback_query.id)
 
-    def _after_engine(self, update_id: int) -> None:
+        async def job() -> None:
+            if await Intake.kept(keeping):
+                await app.process_update(update)
+
+        task = self._inbound.submit(chat_key(update), job)
+        task.add_done_callback(lambda _: self._after_engine(update_id, keeping))
+
+    def _after_engine(self, update_id: int, keeping: Keep) -> None:
         """The engine is done with an update: it is answered once its replies are sent."""
         delivery = self._deliveries.pop(update_id, None)
         if delivery is None:
-            self._mark_answered(update_id)
-        else:
-            delivery.add_done_callback(lambda _: self._mark_answered(update_id))
-
-    def _mark_answered(self, update_id: int) -> None:
-        """Forget an update soon (in a batch with others)."""
-        if update_id not in self._open:
+            self.intake.answered(update_id, keeping)
             return
-        self._open.discard(update_id)
-        self._answered.append(update_id)
-        self._check_room()
-        self._flush_wanted.set()
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_loop())
 
-    async def _flush_loop(self, gather_s: float = 0.05) -> None:
-        """Remove answered updates from the inbox, a batch every ``gather_s`` at most."""
-        while True:
-            await self._flush_wanted.wait()
-            await asyncio.sleep(gather_s)
-            self._flush_wanted.clear()
-            await self.flush()
+        def sent(done: asyncio.Task[bool]) -> None:
+            if done.cancelled() or done.exception() is not None or not done.result():
+                self.intake.unanswered(update_id, keeping)
+            else:
+                self.intake.answered(update_id, keeping)
 
-    async def flush(self) -> None:
-        """Remove the answered updates from the inbox now (kept for later on failure)."""
-        done, self._answered = self._answered, []
-        if not done:
-            return
-        try:
-            await self.inbox.forget(done)
-        except asyncio.CancelledError:
-            self._answered.extend(done)
-            raise
-        except Exception as exc:
-            log.warning("could not clear %d answered updates from the inbox: %s", len(done), exc)
-            self._answered.extend(done)
+        delivery.add_done_callback(sent)
 
     async def wait_for_room(self) -> None:
-        """Wait while ``max_open`` updates are received and not answered."""
-        await self._has_room.wait()
+        """Wait while too many updates are received and not answered."""
+        await self.intake.wait_for_room()
 
     @property
     def open_updates(self) -> int:
         """Updates received and not answered yet."""
-        return len(self._open)
+        return self.intake.open_count
+
+    @property
+    def max_open(self) -> int:
+        """How many updates may be open before getting more waits."""
+        return self.intake.max_open
 
     def _require_app(self) -> Application[Any, Any, Any, Any, Any, Any]:
         """The bound application."""
@@ -283,24 +223,12 @@ class TelegramChannel:
             raise RuntimeError("bind() the channel to an application first")
         return self._app
 
-    def submit(self, update: Update) -> asyncio.Task[None]:
-        """Queue an update behind earlier ones of its chat.
-
-        The task ends once the engine has stored the answer (sending goes on
-        in the background), so the update can then be confirmed to Telegram.
-        """
-        app = self._require_app()
-        return self._inbound.submit(chat_key(update), lambda: app.process_update(update))
-
     async def on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The one handler: every update comes here."""
         if not isinstance(update, Update):
             return
         bot = context.bot
-        route = route_update(update, bot.username)
-        if isinstance(route, ToEngine | Ignore) and route.query_id is not None:
-            # at once, not behind the chat's replies: the button stops spinning
-            self._answer_query(bot, route.query_id)
+        route = route_update(update, bot.username)  # a button press was answered already
         if isinstance(route, Ignore):
             return
         if isinstance(route, GroupChat):
@@ -310,7 +238,7 @@ class TelegramChannel:
         if replies is None:
             return
         delivery = self._outbound.submit(route.chat_id, lambda: self._deliver(bot, route, replies))
-        if update.update_id in self._open:
+        if self.intake.is_open(update.update_id):
             self._deliveries[update.update_id] = delivery
 
     async def _ask_engine(self, route: ToEngine, update_id: int) -> list[Reply] | None:
@@ -327,7 +255,11 @@ class TelegramChannel:
             if not first_time:
                 log.info("update %d came again; it was answered already", update_id)
                 return None
-            # Stored by an earlier run that stopped before replying: show where the member is.
+            # Stored by an earlier run that stopped before replying: show where the member is
+            # (once: several such updates of one chat need not show the question each time).
+            if route.chat_id in self._reshown:
+                return None
+            self._reshown.add(route.chat_id)
             log.info("update %d was stored before; showing the member where they are", update_id)
             return await self.engine.current_prompt(route.member)
         except Exception:
@@ -348,8 +280,12 @@ class TelegramChannel:
             lambda: self._quietly("answerCallbackQuery", bot.answer_callback_query(query_id)),
         )
 
-    async def _deliver(self, bot: Bot, route: ToEngine, replies: list[Reply]) -> None:
-        """Tidy old buttons, show typing, send the replies (the press was answered already)."""
+    async def _deliver(self, bot: Bot, route: ToEngine, replies: list[Reply]) -> bool:
+        """Tidy old buttons, show typing, send the replies (the press was answered already).
+
+        False when the network kept a reply from being sent (after the limiter's
+        retries): the update then stays in the inbox for the next start.
+        """
         chat_id = route.chat_id
         if route.tapped_message_id is not None:
             self._forget_keyboard(chat_id, route.tapped_message_id)
@@ -361,9 +297,15 @@ class TelegramChannel:
                 await self._send_reply(bot, chat_id, reply)
             except Forbidden:
                 log.info("chat %d has blocked the bot; replies dropped", chat_id)
-                return
+                return True
+            except BadRequest:
+                log.exception("Telegram refused message %s to chat %d", reply.key, chat_id)
+            except NetworkError as exc:
+                log.warning("message %s to chat %d not sent: %s", reply.key, chat_id, exc)
+                return False
             except Exception:
                 log.exception("could not send message %s to chat %d", reply.key, chat_id)
+        return True
 
     async def _send_reply(self, bot: Bot, chat_id: int, reply: Reply) -> None:
         """Send one reply: text parts, then a photo or a document; buttons on the last one."""
@@ -480,15 +422,10 @@ class TelegramChannel:
         """Wait for queued updates and then queued replies; False if time ran out.
 
         Answered updates are then removed from the inbox; the others stay there
-        for the next start.
+        for the next start (so are updates answered after this).
         """
         inbound = await self._inbound.drain(within)
         outbound = await self._outbound.drain(within)
         await asyncio.sleep(0)  # the done-callbacks of the last sends mark them answered
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-            self._flusher = None
-        await self.flush()
+        await self.intake.close()
         return inbound and outbound

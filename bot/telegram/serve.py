@@ -188,8 +188,14 @@ class _WebhookHandler(tornado.web.RequestHandler):
             log.warning("webhook body is not an update")
             self.set_status(400)
             return
+        channel = self.receiver.channel
+        if channel.open_updates >= channel.max_open:  # far behind: Telegram sends it again later
+            log.warning("%d updates are waiting for the bot; asking Telegram to wait",
+                        channel.open_updates)  # fmt: skip
+            self.set_status(503)
+            return
         try:
-            await self.receiver.channel.receive([data])
+            await channel.receive([data])
         except Exception as exc:  # not kept: Telegram sends it again later
             log.warning("could not keep a webhook update (%s); Telegram will send it again", exc)
             self.set_status(500)

@@ -1,0 +1,218 @@
+"""Received updates, from the moment they arrive until their replies are sent.
+
+Every update is kept in the inbox (``storage/inbox.py``) before Telegram is
+told it arrived, and leaves it once the engine has stored it and its replies
+are sent. :class:`Intake` does the bookkeeping for one process:
+
+* ``receive`` starts each new update *before* waiting for the inbox, so the
+  chat's order is the order of arrival even when keeps finish out of order; the
+  update's job waits for its keep (a :data:`Keep`) and gives up when the keep
+  failed (Telegram then sends the update again).
+* a copy of an update that is still being kept waits for that same keep, so a
+  webhook retry is answered 200 only once the update is really kept;
+* answered updates are deleted in batches (every ``gather_s`` at most, 500 ids
+  a statement), retried a second later when the database is away;
+* ``close`` (on stop) deletes what is answered; the rest stays for the next
+  start, where ``replay`` starts it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from storage.inbox import Inbox
+
+log = logging.getLogger(__name__)
+
+#: The inbox write an update waits for; ``None`` when it was kept before (replay).
+Keep = asyncio.Future[None] | None
+#: Starts one update: its id, its raw JSON object and the keep it must wait for.
+Start = Callable[[int, dict[str, Any], Keep], None]
+
+_MISSING = object()
+#: Ids per DELETE (well below every driver's limit on bound parameters).
+FORGET_CHUNK = 500
+
+
+class Intake:
+    """The updates this process has received and not answered yet."""
+
+    def __init__(self, inbox: Inbox, *, max_open: int = 2_000, gather_s: float = 0.05) -> None:
+        """Keep updates in ``inbox``; at most ``max_open`` open before polling waits."""
+        self.inbox = inbox
+        self.max_open = max_open
+        self.gather_s = gather_s
+        self._open: dict[int, Keep] = {}
+        self._answered: list[int] = []
+        self._wanted = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ arriving
+
+    async def receive(self, updates: Sequence[dict[str, Any]], start: Start) -> None:
+        """Start the new updates, then wait until they (and copies in them) are kept.
+
+        Raises when the inbox could not keep them: they must not be confirmed.
+        """
+        fresh: dict[int, dict[str, Any]] = {}
+        waits: set[asyncio.Future[None]] = set()
+        for data in updates:
+            update_id = data.get("update_id")
+            if not isinstance(update_id, int) or update_id in fresh:
+                continue
+            if update_id in self._open:
+                keeping = self._open[update_id]
+                if keeping is not None and not keeping.done():
+                    waits.add(keeping)  # a copy: answer it when the first one is kept
+                continue
+            fresh[update_id] = data
+        if fresh:
+            rows = [(update_id, json.dumps(data)) for update_id, data in fresh.items()]
+            keeping = asyncio.ensure_future(self.inbox.keep(rows))
+            ids = list(fresh)
+            for update_id in ids:
+                self._open[update_id] = keeping
+            keeping.add_done_callback(lambda done: self._after_keep(done, ids))
+            for update_id, data in fresh.items():
+                start(update_id, data, keeping)
+            waits.add(keeping)
+        self._check_room()
+        if waits:
+            await asyncio.gather(*(asyncio.shield(w) for w in waits))
+
+    async def replay(self, start: Start) -> int:
+        """Start what the inbox kept from an earlier run; returns how many."""
+        started = 0
+        for update_id, body in await self.inbox.waiting():
+            if update_id in self._open:
+                continue
+            self._open[update_id] = None
+            try:
+                data = json.loads(body)
+                if not isinstance(data, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                log.error("update %d in the inbox is not a JSON object; dropped", update_id)
+                self.answered(update_id, None)
+                continue
+            start(update_id, data, None)
+            started += 1
+        self._check_room()
+        if started:
+            log.info("handling %d updates kept from before the restart", started)
+        return started
+
+    def _after_keep(self, keeping: asyncio.Future[None], ids: list[int]) -> None:
+        """A keep that failed: its updates are not open any more (Telegram sends them again)."""
+        if not keeping.cancelled() and keeping.exception() is None:
+            return
+        for update_id in ids:
+            if self._open.get(update_id, _MISSING) is keeping:
+                del self._open[update_id]
+        self._check_room()
+
+    @staticmethod
+    async def kept(keeping: Keep) -> bool:
+        """Wait for an update's keep; False when it failed (then do not handle it)."""
+        if keeping is None:
+            return True
+        if not keeping.done():
+            await asyncio.wait([keeping])
+        return not keeping.cancelled() and keeping.exception() is None
+
+    # ------------------------------------------------------------------ leaving
+
+    def is_open(self, update_id: int) -> bool:
+        """True while the update is received and not answered."""
+        return update_id in self._open
+
+    def answered(self, update_id: int, keeping: Keep) -> None:
+        """The update is handled and its replies are sent: delete it soon."""
+        if keeping is not None and not keeping.done():
+            keeping.add_done_callback(lambda _: self.answered(update_id, keeping))
+            return
+        if self._open.get(update_id, _MISSING) is not keeping:
+            return  # not kept, or a later copy is the open one
+        del self._open[update_id]
+        self._check_room()
+        if self._closed:
+            return  # stopping: it stays in the inbox and is shown again at the next start
+        self._answered.append(update_id)
+        self._wanted.set()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop())
+
+    def unanswered(self, update_id: int, keeping: Keep) -> None:
+        """The replies could not be sent: the update stays in the inbox for the next start."""
+        if self._open.get(update_id, _MISSING) is not keeping:
+            return
+        del self._open[update_id]
+        self._check_room()
+        log.warning("update %d: replies not sent; kept for the next start", update_id)
+
+    async def _flush_loop(self) -> None:
+        """Delete answered updates in batches until closed."""
+        while True:
+            await self._wanted.wait()
+            if not self._closed:
+                await asyncio.sleep(self.gather_s)
+            self._wanted.clear()
+            done = await self.flush()
+            if self._closed:
+                return
+            if not done:
+                await asyncio.sleep(1.0)
+                self._wanted.set()
+
+    async def flush(self) -> bool:
+        """Delete the answered updates now; False (and kept for later) on failure."""
+        done, self._answered = self._answered, []
+        for first in range(0, len(done), FORGET_CHUNK):
+            try:
+                await self.inbox.forget(done[first : first + FORGET_CHUNK])
+            except Exception as exc:
+                log.warning("could not clear answered updates from the inbox: %s", exc)
+                self._answered.extend(done[first:])
+                return False
+        return True
+
+    async def close(self) -> None:
+        """Stop: delete what is answered; what is still open stays for the next start."""
+        self._closed = True
+        self._wanted.set()
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+        await self.flush()
+
+    # ------------------------------------------------------------------- room
+
+    def _check_room(self) -> None:
+        """Polling goes on only while fewer than ``max_open`` updates are open."""
+        if len(self._open) < self.max_open:
+            self._room.set()
+        else:
+            self._room.clear()
+
+    async def wait_for_room(self) -> None:
+        """Wait while ``max_open`` updates are open."""
+        await self._room.wait()
+
+    @property
+    def open_count(self) -> int:
+        """Updates received and not answered yet."""
+        return len(self._open)
+
+    @property
+    def full(self) -> bool:
+        """True when no more updates should be taken in for now."""
+        return len(self._open) >= self.max_open

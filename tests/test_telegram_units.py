@@ -551,3 +551,19 @@ def test_command_menu_has_the_six_member_commands_with_their_descriptions() -> N
     assert [c.description for c in commands] == [
         messages[f"telegram.command.{c.command}"] for c in commands
     ]
+
+
+async def test_draining_gives_up_in_time_even_when_jobs_keep_coming() -> None:
+    lanes = Lanes()
+
+    async def chain(n: int) -> None:
+        await asyncio.sleep(0.1)
+        if n:
+            lanes.submit(("chain", n), lambda: chain(n - 1))  # a new job before this one ends
+
+    lanes.submit("first", lambda: chain(30))  # 3 s of work in all
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    assert not await lanes.drain(0.5)
+    assert loop.time() - began < 1.5  # the time given, not 0.5 s again for every new job
+    assert await lanes.drain(10)  # (the rest, so nothing is left running)

@@ -419,13 +419,16 @@ class TelegramChannel:
         return self._inbound.busy + self._outbound.busy
 
     async def drain(self, within: float | None = None) -> bool:
-        """Wait for queued updates and then queued replies; False if time ran out.
+        """Wait for queued updates, then replies (``within`` seconds in all); False if time ran out.
 
         Answered updates are then removed from the inbox; the others stay there
         for the next start (so are updates answered after this).
         """
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
         inbound = await self._inbound.drain(within)
-        outbound = await self._outbound.drain(within)
+        left = None if deadline is None else max(0.0, deadline - loop.time())
+        outbound = await self._outbound.drain(left)
         await asyncio.sleep(0)  # the done-callbacks of the last sends mark them answered
         await self.intake.close()
         return inbound and outbound

@@ -56,9 +56,15 @@ class Lanes:
         return len(self._all)
 
     async def drain(self, within: float | None = None) -> bool:
-        """Wait until every queued job is done; False when ``within`` seconds ran out first."""
+        """Wait until every queued job is done; False when ``within`` seconds ran out first.
+
+        Jobs queued while waiting are waited for too, within the same time.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
         while self._all:
-            _, pending = await asyncio.wait(set(self._all), timeout=within)
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            _, pending = await asyncio.wait(set(self._all), timeout=left)
             if pending:
                 return False
         return True

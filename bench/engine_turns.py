@@ -25,20 +25,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from telegram_throughput import ANSWERS  # noqa: E402  (this folder: the same answers)
+
 from bot.app import open_runtime  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.types import Incoming, MemberKey, Reply  # noqa: E402
-
-ANSWERS = (
-    "I make tea for my friends",
-    "I walk my dog every day",
-    "I help my neighbour with her shopping",
-    "I like drawing pictures",
-    "I fix my bike when it breaks",
-    "I play football on Sundays",
-    "I cook dinner for my family",
-    "I water the plants in the garden",
-)
 
 
 class Player:

@@ -14,11 +14,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import InboundUpdate, utcnow
-from storage.repo import table_of
+from storage.repo import per_dialect, table_of
 
 #: One update: its id and its raw JSON body as the channel received it.
 Raw = tuple[int, str]
@@ -73,15 +72,13 @@ _INSERTS: dict[str, Any] = {}
 
 def _insert(session: AsyncSession) -> Any:
     """``INSERT ... ON CONFLICT DO NOTHING`` for the session's database."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    stmt = _INSERTS.get(dialect)
-    if stmt is None:
-        module: Any = postgresql if dialect == "postgresql" else sqlite
-        stmt = module.insert(_TABLE).on_conflict_do_nothing(
+    return per_dialect(
+        session,
+        _INSERTS,
+        lambda insert_: insert_(_TABLE).on_conflict_do_nothing(
             index_elements=[_TABLE.c.channel, _TABLE.c.update_id]
-        )
-        _INSERTS[dialect] = stmt
-    return stmt
+        ),
+    )
 
 
 class SqlInbox:

@@ -6,6 +6,7 @@ Each function takes an open ``AsyncSession`` inside the caller's transaction
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -248,18 +249,30 @@ async def set_skill(
 _SKILL_UPSERTS: dict[str, Any] = {}
 
 
+def per_dialect(session: AsyncSession, built: dict[str, Any], build: Callable[[Any], Any]) -> Any:
+    """A statement built once per database dialect and kept in ``built``.
+
+    ``build`` gets the dialect's ``insert`` (SQLite's or PostgreSQL's, both with
+    ``on_conflict_do_...``).
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    stmt = built.get(dialect)
+    if stmt is None:
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        stmt = built[dialect] = build(module.insert)
+    return stmt
+
+
 def _skill_upsert(session: AsyncSession) -> Any:
     """``INSERT ... ON CONFLICT (member_id, skill_id) DO UPDATE`` for the session's database.
 
     An existing record keeps its category, label, source and first evidence
     unless new evidence is given.
     """
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    stmt = _SKILL_UPSERTS.get(dialect)
-    if stmt is None:
-        module: Any = postgresql if dialect == "postgresql" else sqlite
-        base = module.insert(table_of(MemberSkill))
-        stmt = base.on_conflict_do_update(
+
+    def build(insert_: Any) -> Any:
+        base = insert_(table_of(MemberSkill))
+        return base.on_conflict_do_update(
             index_elements=[_SKILLS.member_id, _SKILLS.skill_id],
             set_={
                 "status": base.excluded.status,
@@ -269,8 +282,8 @@ def _skill_upsert(session: AsyncSession) -> Any:
                 ),
             },
         )
-        _SKILL_UPSERTS[dialect] = stmt
-    return stmt
+
+    return per_dialect(session, _SKILL_UPSERTS, build)
 
 
 async def save_state(

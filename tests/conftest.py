@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
 from bot.skills.finder import SpacySkillFinder
+from storage.db import make_engine, make_sessionmaker, upgrade
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -58,6 +60,17 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture
+async def sessionmaker(database: Database) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A migrated database (SQLite file or a PostgreSQL schema)."""
+    engine = make_engine(database.url, schema=database.schema)
+    await upgrade(engine)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture

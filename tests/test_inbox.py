@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.db import make_engine, make_sessionmaker, upgrade
+from bot.telegram.intake import Intake, Keep
 from storage.inbox import MemoryInbox, SqlInbox
-from tests.conftest import Database
-
-
-@pytest.fixture
-async def sessions(database: Database) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A migrated database."""
-    engine = make_engine(database.url, schema=database.schema)
-    await upgrade(engine)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 def update(update_id: int, text: str) -> tuple[int, str]:
@@ -32,9 +18,9 @@ def update(update_id: int, text: str) -> tuple[int, str]:
 
 
 async def test_updates_wait_in_order_until_answered_and_a_repeat_changes_nothing(
-    sessions: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    inbox = SqlInbox(sessions)
+    inbox = SqlInbox(sessionmaker)
     await inbox.keep([update(12, "tea ☕"), update(10, "hello 👋")])
     await inbox.keep([update(10, "a changed copy"), update(11, "x" * 20_000)])
     waiting = await inbox.waiting()
@@ -49,9 +35,9 @@ async def test_updates_wait_in_order_until_answered_and_a_repeat_changes_nothing
 
 
 async def test_each_channel_has_its_own_updates(
-    sessions: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    telegram, other = SqlInbox(sessions), SqlInbox(sessions, channel="other")
+    telegram, other = SqlInbox(sessionmaker), SqlInbox(sessionmaker, channel="other")
     await telegram.keep([update(1, "a")])
     await other.keep([update(1, "b")])
     await telegram.forget([1])
@@ -67,8 +53,6 @@ async def test_the_memory_inbox_behaves_the_same() -> None:
 
 
 async def test_answered_updates_are_cleared_in_chunks_and_kept_when_the_database_is_away() -> None:
-    from bot.telegram.intake import Intake
-
     class Flaky(MemoryInbox):
         """Fails the first delete; records the size of each."""
 
@@ -89,12 +73,12 @@ async def test_answered_updates_are_cleared_in_chunks_and_kept_when_the_database
 
     inbox = Flaky()
     intake = Intake(inbox, gather_s=0)
-    started: list[int] = []
+    started: list[tuple[int, Keep]] = []
     updates = [{"update_id": i, "message": {"text": "hi"}} for i in range(1, 1201)]
-    await intake.receive(updates, lambda i, data, keeping: started.append(i))
-    assert started == list(range(1, 1201)) and len(inbox.rows) == 1200
-    for update_id in started:
-        intake.answered(update_id, intake._open[update_id])
+    await intake.receive(updates, lambda i, data, keeping: started.append((i, keeping)))
+    assert [i for i, _ in started] == list(range(1, 1201)) and len(inbox.rows) == 1200
+    for update_id, keeping in started:
+        intake.answered(update_id, keeping)
     assert intake.open_count == 0
     assert not await intake.flush()  # the database is away: nothing lost, tried again later
     assert len(inbox.rows) == 1200

@@ -7,7 +7,6 @@ by the real export code and read back as staff would open it.
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,9 +33,7 @@ from bot.staff.xlsx_export import (
     WISH_COLUMNS,
 )
 from storage import repo
-from storage.db import make_engine, make_sessionmaker, upgrade
 from storage.models import Answer, AuditEvent, Member
-from tests.conftest import Database
 
 INJECTIONS = ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", "\t=1+1", "\r=1+1"]
 
@@ -52,17 +49,6 @@ def content() -> Content:
 def labels(content: Content) -> Labels:
     """Export words from the real dialogues."""
     return Labels.from_content(content)
-
-
-@pytest.fixture
-async def sessionmaker(database: Database) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A migrated database (SQLite file or a PostgreSQL schema)."""
-    engine = make_engine(database.url, schema=database.schema)
-    await upgrade(engine)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 @dataclass(frozen=True)

@@ -28,17 +28,6 @@ from tests.conftest import Database
 from tests.test_staff_export import add_member
 
 
-@pytest.fixture
-async def sessionmaker(database: Database) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A migrated database (SQLite file or a PostgreSQL schema)."""
-    engine = make_engine(database.url, schema=database.schema)
-    await upgrade(engine)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
-
-
 async def test_staff_are_added_changed_listed_scoped_and_removed(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:

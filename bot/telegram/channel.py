@@ -203,19 +203,10 @@ class TelegramChannel:
 
         delivery.add_done_callback(sent)
 
-    async def wait_for_room(self) -> None:
-        """Wait while too many updates are received and not answered."""
-        await self.intake.wait_for_room()
-
     @property
     def open_updates(self) -> int:
         """Updates received and not answered yet."""
         return self.intake.open_count
-
-    @property
-    def max_open(self) -> int:
-        """How many updates may be open before getting more waits."""
-        return self.intake.max_open
 
     def _require_app(self) -> Application[Any, Any, Any, Any, Any, Any]:
         """The bound application."""

@@ -134,11 +134,11 @@ async def fetch_updates(bot: Bot, offset: int | None, poll_s: int) -> list[dict[
 
 async def _until_room_or_stop(channel: TelegramChannel, stop: asyncio.Event) -> None:
     """Wait while too many updates are open (the bot is behind), or until ``stop``."""
-    if channel.open_updates < channel.max_open:
+    if not channel.intake.full:
         return
     log.warning("%d updates are waiting for the bot; getting more when some are done",
                 channel.open_updates)  # fmt: skip
-    room = asyncio.ensure_future(channel.wait_for_room())
+    room = asyncio.ensure_future(channel.intake.wait_for_room())
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({room, stopping}, return_when=asyncio.FIRST_COMPLETED)
     room.cancel()
@@ -189,7 +189,7 @@ class _WebhookHandler(tornado.web.RequestHandler):
             self.set_status(400)
             return
         channel = self.receiver.channel
-        if channel.open_updates >= channel.max_open:  # far behind: Telegram sends it again later
+        if channel.intake.full:  # far behind: Telegram sends it again later
             log.warning("%d updates are waiting for the bot; asking Telegram to wait",
                         channel.open_updates)  # fmt: skip
             self.set_status(503)

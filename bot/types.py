@@ -72,6 +72,8 @@ class Reply:
     ``key`` is the message key in ``dialogues/`` (tests and stories assert on
     keys, not prose). ``seq`` is the prompt sequence number the buttons belong
     to; channels put it into callback data so an old tap can be recognised.
+    ``voice`` asks the channel to also send the text read aloud (a voice note;
+    emoji are not read out). The engine decides when; the channel makes the audio.
     """
 
     key: str
@@ -80,6 +82,7 @@ class Reply:
     seq: int | None = None
     image_png: bytes | None = None
     document: tuple[str, bytes] | None = None  # (file name, content)
+    voice: bool = False
 
 
 # --------------------------------------------------------------------------- NLU

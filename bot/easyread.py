@@ -242,6 +242,37 @@ def strip_for_reading(text: str) -> str:
     return text.replace("\ufe0f", "").replace("\u200d", "")
 
 
+# A whole picture: one pictograph with its joiners, skin tones and variation selectors.
+_PICTURE = re.compile(
+    "[0-9#*]\ufe0f?\u20e3|" + _EMOJI.pattern + "[\ufe0f\U0001f3fb-\U0001f3ff\u20e3]*"
+    "(?:\u200d" + _EMOJI.pattern + "[\ufe0f\U0001f3fb-\U0001f3ff]*)*"
+)
+
+
+def pictures(text: str) -> list[str]:
+    """The pictures (emoji) in ``text``, in order, each as one whole picture."""
+    return _PICTURE.findall(text)
+
+
+def fewer_pictures(text: str) -> str:
+    """The text with only its first picture kept (for members who use a screen reader).
+
+    Every later picture goes, with the space it leaves; words are never touched.
+    """
+    found = False
+
+    def keep_first(match: re.Match[str]) -> str:
+        nonlocal found
+        if found:
+            return ""
+        found = True
+        return match.group(0)
+
+    kept = _PICTURE.sub(keep_first, text)
+    kept = re.sub(r"[ \t]{2,}", " ", kept)
+    return "\n".join(line.strip() for line in kept.split("\n"))
+
+
 def words(text: str) -> list[str]:
     """The words of a text (placeholders count as one word, emoji as none)."""
     return _WORD.findall(strip_for_reading(text))

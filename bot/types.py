@@ -74,6 +74,9 @@ class Reply:
     to; channels put it into callback data so an old tap can be recognised.
     ``voice`` asks the channel to also send the text read aloud (a voice note;
     emoji are not read out). The engine decides when; the channel makes the audio.
+    ``voice_only`` (with ``voice``): the text is already on screen (a "Hear it"
+    tap), so send only the voice note; a channel that cannot make audio sends
+    the text instead.
     """
 
     key: str
@@ -83,6 +86,7 @@ class Reply:
     image_png: bytes | None = None
     document: tuple[str, bytes] | None = None  # (file name, content)
     voice: bool = False
+    voice_only: bool = False
 
 
 # --------------------------------------------------------------------------- NLU

@@ -264,3 +264,13 @@ def test_reflections_name_the_first_skill_of_their_question() -> None:
             if "?" not in messages[q["text"]]:
                 problems.append(f"{q['text']}: a question needs a question mark")
     assert problems == []
+
+
+def test_fewer_pictures_keeps_only_the_first_whole_picture_and_every_word() -> None:
+    from bot.easyread import fewer_pictures, pictures
+
+    text = "👋 Hello Sam! 🍳 Do you cook? 👩‍🍳 Yes.\n🌱 Garden 1️⃣ day"
+    assert pictures(text) == ["👋", "🍳", "👩\u200d🍳", "🌱", "1\ufe0f\u20e3"]
+    fewer = fewer_pictures(text)
+    assert fewer == "👋 Hello Sam! Do you cook? Yes.\nGarden day"
+    assert pictures(fewer) == ["👋"]

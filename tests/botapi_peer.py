@@ -26,7 +26,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -971,7 +971,7 @@ def _make_handler(peer: BotApiPeer) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             download = re.fullmatch(r"/file/bot([^/]+)/(.+)", path)
             if download is not None:
-                self._send_file(*download.groups())
+                self._send_file(*(unquote(part) for part in download.groups()))
                 return
             match = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)", path)
             if match is None:

@@ -143,13 +143,14 @@ class Speech:
     ) -> None:
         """Speak with espeak-ng's ``voice`` at ``speed`` words a minute.
 
-        ``espeak`` is the program (found on the PATH when not given); without
-        it the service is not :attr:`available` and says so once in the log.
+        ``espeak`` is the program (found on the PATH when not given, none when
+        ``""``); without it the service is not :attr:`available` and says so once in the log.
         ``press`` introduces the buttons when they are read out.
         """
         self.voice, self.speed, self.press = voice, speed, press
         self.cache_dir = cache_dir
-        self.espeak = espeak if espeak is not None else shutil.which("espeak-ng")
+        found = espeak if espeak is not None else shutil.which("espeak-ng")
+        self.espeak = found or None  # "" means: none here
         if self.espeak is None:
             log.warning(
                 "espeak-ng is not installed: replies are sent as text only, "

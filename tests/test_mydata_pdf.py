@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import yaml
 from pypdf import PdfReader
 
 from bot.mydata_pdf import MYDATA_PDF_KEYS, member_data_pdf
+from tests.chat import Chat
+from tests.conftest import Database, runtime_for
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES: dict[str, str] = {}
@@ -139,3 +142,25 @@ def test_nothing_yet_is_said_kindly() -> None:
     empty = {"member": {}, "answers": [], "skills": [], "learning_wishes": []}
     _, words = read(member_data_pdf(empty, text))
     assert words.count("Nothing here yet.") == 4
+
+
+async def test_mydata_sends_the_page_besides_the_json(sqlite_db: Database, tmp_path: Path) -> None:
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        await chat.say("i walk my neighbours dog")
+        await chat.press("skill_yes")
+        replies = await chat.cmd("mydata")
+    files = {r.key: r.document for r in replies if r.document is not None}
+    assert list(files) == ["mydata", "mydata_pdf"]
+    (json_name, content), (pdf_name, pdf) = files["mydata"], files["mydata_pdf"]
+    assert json_name.endswith(".json") and pdf_name.endswith(".pdf")
+    kept = json.loads(content)
+    _, words = read(pdf)
+    assert "Your name is Sam." in words
+    assert "You said: i walk my neighbours dog" in words
+    for skill in kept["skills"]:
+        assert skill["label"] in words
+    assert words.count("You said:") == len(kept["answers"])
+    caption = next(r.text for r in replies if r.key == "mydata_pdf")
+    assert caption == MESSAGES["mydata_pdf.file"]

@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help run test deps fonts rasa lint fmt typecheck check bench clean
+.PHONY: help run test deps fonts speech rasa lint fmt typecheck check bench clean
 
 help:
 	@echo "make run    - run the bot (terminal chat when TELEGRAM_BOT_TOKEN is not set)"
@@ -35,7 +35,17 @@ fonts:
 	  else echo "WARNING: install fonts-noto-color-emoji and fonts-dejavu-core for the picture card"; fi; \
 	fi
 
-deps: $(DEPS_STAMP) fonts
+# espeak-ng makes the read-aloud voice notes (bot/speech); without it replies are text only.
+speech:
+	@if ! command -v espeak-ng >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -q espeak-ng >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q espeak-ng >/dev/null)) \
+	     || echo "WARNING: could not install espeak-ng; replies will be text only (no voice notes)"; \
+	  else echo "WARNING: install espeak-ng for the read-aloud voice notes"; fi; \
+	fi
+
+deps: $(DEPS_STAMP) fonts speech
 
 # The Rasa NLU server lives in its own Python 3.10 virtual environment.
 # `make run` goes on without it (rule-based fallback, said loudly);

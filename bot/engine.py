@@ -117,6 +117,7 @@ ENGINE_KEYS: tuple[str, ...] = (
     "mydata.wishes",
     "mydata.ratings",
     "mydata.file",
+    "mydata_pdf.file",
     "mood.low",
 )
 
@@ -451,9 +452,15 @@ class Engine:
             try:
                 image = await loop.run_in_executor(self._pictures, draw)
             except Exception:
-                log.exception("could not draw the skills card")
+                log.exception("could not draw %s", turn.replies[index].key)
                 continue
-            turn.replies[index] = replace(turn.replies[index], image_png=image)
+            reply = turn.replies[index]
+            if reply.document is not None:  # a file made after the transaction (the /mydata page)
+                turn.replies[index] = replace(reply, document=(reply.document[0], image))
+            else:
+                turn.replies[index] = replace(reply, image_png=image)
+        # a file that could not be made is left out (its words name it)
+        turn.replies[:] = [r for r in turn.replies if r.document is None or r.document[1]]
 
     def _remember_key(self, key: str) -> None:
         """Keep recent update keys in memory so an obvious repeat costs no write."""
@@ -1470,6 +1477,23 @@ class Engine:
             Reply(
                 key="mydata", text="\n".join(lines), document=("my-skillspark-data.json", content)
             )
+        )
+        self._my_data_page(turn, data)
+
+    def _my_data_page(self, turn: Turn, data: dict[str, Any]) -> None:
+        """The same data as an easy-read PDF page, made after the transaction in a thread."""
+        from bot.mydata_pdf import member_data_pdf, question_texts
+
+        content, lang = self.content, turn.lang
+        questions = question_texts(content.topics)
+
+        def text(key: str, **values: str) -> str:
+            return content.text(key, lang, **values) if content.has(key, lang) else ""
+
+        turn.drawings.append((len(turn.replies), lambda: member_data_pdf(data, text, questions)))
+        caption = self._text(turn, "mydata_pdf.file")
+        turn.replies.append(
+            Reply(key="mydata_pdf", text=caption, document=("my-skillspark-data.pdf", b""))
         )
 
     # -------------------------------------------------------------------- profile

@@ -123,6 +123,22 @@ class Settings(BaseSettings):
             )
         return value
 
+    # --- speech: read-aloud voice notes (bot/speech, docs/speech.md)
+    speech_enabled: bool = Field(default=True, alias="SKILLSPARK_SPEECH_ENABLED")
+    speech_voice: str = Field(default="en-gb", alias="SKILLSPARK_SPEECH_VOICE")
+    speech_speed: int = Field(default=140, ge=80, le=450, alias="SKILLSPARK_SPEECH_SPEED")
+    speech_cache_dir: Path | None = Field(default=None, alias="SKILLSPARK_SPEECH_CACHE_DIR")
+    speech_workers: int = Field(default=1, ge=1, le=8, alias="SKILLSPARK_SPEECH_WORKERS")
+    speech_max_voice_in_bytes: int = Field(
+        default=1_000_000, ge=0, alias="SKILLSPARK_SPEECH_MAX_VOICE_IN_BYTES"
+    )
+
+    @field_validator("speech_cache_dir", mode="before")
+    @classmethod
+    def _speech_cache_dir(cls, value: object) -> object:
+        """An empty value means the default (``<data dir>/speech``), not the current folder."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     # --- logging
     log_level: str = Field(default="INFO", alias="SKILLSPARK_LOG_LEVEL")
 

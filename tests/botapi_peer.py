@@ -26,7 +26,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 T = TypeVar("T")
 JSON = dict[str, Any]
@@ -35,7 +35,16 @@ PORTS = range(8600, 8700)
 BOT_ID = 7_000_000_001
 TOKEN = f"{BOT_ID}:AAH-skillspark-test-token-0123456789ab"
 
-INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "max_connections", "user_id"}
+INT_FIELDS = {
+    "chat_id",
+    "message_id",
+    "offset",
+    "limit",
+    "timeout",
+    "max_connections",
+    "user_id",
+    "duration",
+}
 BOOL_FIELDS = {
     "drop_pending_updates",
     "disable_notification",
@@ -53,7 +62,7 @@ JSON_FIELDS = {
     "link_preview_options",
     "reply_parameters",
 }
-MESSAGE_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
+MESSAGE_METHODS = {"sendMessage", "sendPhoto", "sendDocument", "sendVoice"}
 CHAT_ACTIONS = {
     "typing",
     "upload_photo",
@@ -167,6 +176,11 @@ class BotApiPeer:
         self._thread: threading.Thread | None = None
         self._closing = False
         self.port = 0
+        #: Files Telegram holds, by file id: uploads of the bot and members' voice notes.
+        self.files: dict[str, bytes] = {}
+        self._file_ids = itertools.count(1)
+        #: How often each file was downloaded through the file path.
+        self.downloads: dict[str, int] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -279,6 +293,29 @@ class BotApiPeer:
     def media(self, user: JSON, kind: str, payload: Any) -> JSON:
         """The member sends any other kind of message (``photo``, ``voice``, ``location`` ...)."""
         return self.inject({"message": self.new_message(user, **{kind: payload})})
+
+    def voice_note(self, user: JSON, ogg: bytes, duration: int = 2) -> JSON:
+        """The member records a voice note (kept as a file the bot may download)."""
+        with self._cond:
+            file_id = self._new_file(ogg, "uservoice")
+        voice = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": len(ogg),
+        }
+        return self.inject({"message": self.new_message(user, voice=voice)})
+
+    def voices(self, chat_id: int, since: int = 0) -> list[bytes]:
+        """The audio of each voice note the bot sent to a chat (uploads and resends by id)."""
+        found: list[bytes] = []
+        for call in self.calls_of("sendVoice", chat_id, since):
+            if call.status != 200:
+                continue
+            upload = call.files.get("voice")
+            found.append(upload.content if upload else self.files[str(call.params["voice"])])
+        return found
 
     def edit(self, user: JSON, message: JSON, new_text: str) -> JSON:
         """The member edits a message they sent."""
@@ -684,6 +721,59 @@ class BotApiPeer:
         }
         return self._bot_message(chat, params, document=document, **self._caption(params))
 
+    def _new_file(self, content: bytes, prefix: str) -> str:
+        """Keep a file and give it an id (under the lock)."""
+        file_id = f"{prefix}{next(self._file_ids)}"
+        self.files[file_id] = content
+        return file_id
+
+    def _m_sendVoice(self, params: JSON, files: dict[str, Upload]) -> JSON:
+        """A voice note: an OGG/Opus upload, or the file id of an earlier one."""
+        chat = self._chat(params)
+        upload = files.get("voice")
+        if upload is not None:
+            if not upload.content:
+                raise ApiError(400, "Bad Request: there is no voice in the request")
+            if not upload.content.startswith(b"OggS"):
+                raise ApiError(400, "Bad Request: VOICE_MESSAGES_FORBIDDEN")  # not OGG
+            content = upload.content
+            file_id = self._new_file(content, "voice")
+        else:
+            file_id = str(params.get("voice") or "")
+            if file_id not in self.files:
+                raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+            content = self.files[file_id]
+        voice = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "duration": int(params.get("duration") or 0),
+            "mime_type": "audio/ogg",
+            "file_size": len(content),
+        }
+        return self._bot_message(chat, params, voice=voice, **self._caption(params))
+
+    def _m_getFile(self, params: JSON, files: dict[str, Upload]) -> JSON:
+        """Where a file can be downloaded (``/file/bot<token>/<file_path>``)."""
+        file_id = str(params.get("file_id") or "")
+        content = self.files.get(file_id)
+        if content is None:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(content),
+            "file_path": f"voice/{file_id}.oga",
+        }
+
+    def download(self, file_path: str) -> bytes | None:
+        """The content at a file path (called by the HTTP handler)."""
+        match = re.fullmatch(r"voice/([A-Za-z0-9_]+)\.oga", file_path)
+        with self._cond:
+            if match is None or match.group(1) not in self.files:
+                return None
+            self.downloads[match.group(1)] = self.downloads.get(match.group(1), 0) + 1
+            return self.files[match.group(1)]
+
     def _edited(self, params: JSON) -> JSON:
         """The bot message an edit names (400 when there is none)."""
         chat = self._chat(params)
@@ -879,6 +969,10 @@ def _make_handler(peer: BotApiPeer) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             """Check the token, run the method, answer in Bot API JSON."""
             path = urlsplit(self.path).path
+            download = re.fullmatch(r"/file/bot([^/]+)/(.+)", path)
+            if download is not None:
+                self._send_file(*(unquote(part) for part in download.groups()))
+                return
             match = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)", path)
             if match is None:
                 self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -901,6 +995,18 @@ def _make_handler(peer: BotApiPeer) -> type[BaseHTTPRequestHandler]:
                 self._answer(exc.code, body)
                 return
             self._answer(200, {"ok": True, "result": result})
+
+        def _send_file(self, token: str, file_path: str) -> None:
+            """A file download, as Telegram's file server gives it."""
+            content = peer.download(file_path) if token == peer.token else None
+            if content is None:
+                self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
 
         def _answer(self, status: int, body: JSON) -> None:
             """Write a JSON answer."""

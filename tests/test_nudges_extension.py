@@ -283,7 +283,7 @@ async def test_forget_me_removes_every_nudge_row(database: Database, tmp_path: P
         assert [n["answer"] for n in kept["nudges"]] == ["no"]
         assert kept["nudges"][0]["status"] == "sent" and kept["nudges"][0]["sent_at"]
         assert kept["skill_swaps"] == []
-        (with_file,) = [r for r in await chat.cmd("mydata") if r.document is not None]
+        (with_file,) = [r for r in await chat.cmd("mydata") if r.key == "mydata"]
         assert with_file.document is not None
         in_file = json.loads(with_file.document[1])  # what /mydata hands the member
         assert in_file["nudge_settings"] == kept["nudge_settings"]

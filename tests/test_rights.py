@@ -50,7 +50,7 @@ async def test_my_data_shows_everything_kept(sqlite_db: Database, tmp_path: Path
         await chat.press("skill_yes")
         question = chat.keys[-1]
         await chat.cmd("mydata")
-        assert chat.keys == ["mydata", question]
+        assert chat.keys == ["mydata", "mydata_pdf", question]
         reply = chat.last[0]
         assert reply.document is not None
         name, content = reply.document

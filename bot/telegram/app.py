@@ -18,6 +18,8 @@ from telegram.request import BaseRequest
 from bot.content import Content
 from bot.logs import protect_logs
 from bot.settings import Settings
+from bot.speech import speech_from_settings
+from bot.speech.text import SPEECH_PRESS
 from bot.telegram.channel import MENU_COMMANDS, TELEGRAM_KEYS, EngineLike, TelegramChannel, Texts
 from bot.telegram.limiter import PacedRateLimiter
 from bot.telegram.serve import Backoff, poll_updates, serve_webhook, wait_or_stop
@@ -54,6 +56,16 @@ def content_texts(content: Content) -> Texts:
     if missing:
         raise TelegramStartError(f"dialogues are missing Telegram messages: {', '.join(missing)}")
     return lambda key: content.text(key)
+
+
+def personal_keys(content: Content) -> frozenset[str]:
+    """Message keys with the member's name in them (their voice notes are not kept on disk)."""
+    return frozenset(
+        key
+        for texts in content.messages.values()
+        for key, template in texts.items()
+        if "{name}" in template
+    )
 
 
 def build_application(
@@ -198,11 +210,15 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
         engine: EngineLike = StaffCommands(
             runtime.engine, runtime.sessionmaker, Labels.from_content(runtime.content)
         )
+        speech = speech_from_settings(settings, runtime.content.text(SPEECH_PRESS))
         channel = TelegramChannel(
             engine,
             content_texts(runtime.content),
             engine_limit=engine_limit(settings),
             inbox=SqlInbox(runtime.sessionmaker),
+            speech=speech,
+            personal_keys=personal_keys(runtime.content),
+            max_voice_in_bytes=settings.speech_max_voice_in_bytes,
         )
         app = build_application(settings, channel)
         scheduler = None
@@ -229,6 +245,8 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             await app.shutdown()
+            if speech is not None:
+                speech.close()
     log.info("SkillSpark has stopped")
 
 

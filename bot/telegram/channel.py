@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import warnings
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -25,6 +27,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import Application, ContextTypes
 from telegram.warnings import PTBUserWarning
 
+from bot.speech import Recognizer, Speech, VoiceNote
 from bot.telegram.intake import Intake, Keep
 from bot.telegram.lanes import Lanes
 from bot.telegram.render import MAX_CAPTION, keyboard, split_text, telegram_length
@@ -128,13 +131,27 @@ class TelegramChannel:
         send_limit: int = 512,
         inbox: Inbox | None = None,
         max_open: int = 2_000,
+        speech: Speech | None = None,
+        personal_keys: frozenset[str] = frozenset(),
+        recognizer: Recognizer | None = None,
+        max_voice_in_bytes: int = 1_000_000,
     ) -> None:
         """Talk to ``engine``; ``texts`` looks up this channel's message keys.
 
         ``inbox`` keeps received updates until they are answered (the bot's
         database in ``skillspark run``; in memory when not given). At most
         ``max_open`` updates are received and not answered at once.
+        ``speech`` makes the voice notes of replies with ``voice`` (text only
+        without it); replies whose key is in ``personal_keys`` (a member's name
+        in them) are made on demand and not kept on disk. ``recognizer``, when
+        given, turns voice notes of at most ``max_voice_in_bytes`` into text.
         """
+        self.speech = speech
+        self.personal_keys = personal_keys
+        self.recognizer = recognizer
+        self.max_voice_in_bytes = max_voice_in_bytes
+        #: uploads under way: note key -> the file id Telegram gave (None if it failed)
+        self._uploading: dict[str, asyncio.Future[str | None]] = {}
         self.engine = engine
         self.texts = texts
         self.intake = Intake(inbox if inbox is not None else MemoryInbox(), max_open=max_open)
@@ -225,12 +242,41 @@ class TelegramChannel:
         if isinstance(route, GroupChat):
             self._explain_group(bot, route.chat_id)
             return
+        if route.incoming == Incoming("unsupported", "voice") and self.recognizer is not None:
+            route = await self._hear(bot, update, route)
         replies = await self._ask_engine(route, update.update_id)
         if replies is None:
             return
         delivery = self._outbound.submit(route.chat_id, lambda: self._deliver(bot, route, replies))
         if self.intake.is_open(update.update_id):
             self._deliveries[update.update_id] = delivery
+
+    async def _hear(self, bot: Bot, update: Update, route: ToEngine) -> ToEngine:
+        """A short voice note becomes the words heard in it; else it stays a voice note."""
+        voice = update.message.voice if update.message is not None else None
+        if voice is None or self.recognizer is None:
+            return route
+        if voice.file_size is not None and voice.file_size > self.max_voice_in_bytes:
+            log.info("voice note of %d bytes not heard (too big)", voice.file_size)
+            return route
+        try:
+            file = await bot.get_file(voice.file_id)
+            if file.file_size is not None and file.file_size > self.max_voice_in_bytes:
+                return route
+            ogg = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("voice note not downloaded: %s", exc)
+            return route
+        if len(ogg) > self.max_voice_in_bytes:
+            return route
+        try:
+            heard = await self.recognizer.transcribe(ogg)
+        except Exception:
+            log.exception("the recogniser failed on a voice note")
+            return route
+        if heard is None or not heard.text.strip():
+            return route
+        return replace(route, incoming=Incoming("text", heard.text.strip()))
 
     async def _ask_engine(self, route: ToEngine, update_id: int) -> list[Reply] | None:
         """The engine's replies; ``None`` for a repeat of an update already answered."""
@@ -299,7 +345,75 @@ class TelegramChannel:
         return True
 
     async def _send_reply(self, bot: Bot, chat_id: int, reply: Reply) -> None:
-        """Send one reply: text parts, then a photo or a document; buttons on the last one."""
+        """Send one reply: text parts, then a photo or a document; buttons on the last one.
+
+        A reply with ``voice`` is followed by its voice note (made meanwhile);
+        with ``voice_only`` only the note is sent, or the text when no note can
+        be made.
+        """
+        making = self._make_voice(reply)
+        if making is not None and reply.voice_only:
+            note = await making
+            if note is not None:
+                await self._send_voice(bot, chat_id, note)
+                return
+            making = None
+        try:
+            await self._send_text_and_files(bot, chat_id, reply)
+        except BaseException:
+            if making is not None:
+                making.cancel()
+            raise
+        if making is not None:
+            note = await making
+            if note is not None:
+                try:
+                    await self._send_voice(bot, chat_id, note)
+                except Forbidden:
+                    raise
+                except TelegramError as exc:  # the text is there: the note is a help, not a must
+                    log.warning("voice note of %s to chat %d not sent: %s", reply.key, chat_id, exc)
+
+    def _make_voice(self, reply: Reply) -> asyncio.Future[VoiceNote | None] | None:
+        """Start making the reply's voice note, if it asks for one and speech is here."""
+        speech = self.speech
+        if not reply.voice or speech is None or not speech.available:
+            return None
+        labels = [button.label for button in reply.buttons]
+        personal = reply.key in self.personal_keys
+        return asyncio.ensure_future(speech.voice_note(reply.text, labels, personal=personal))
+
+    async def _send_voice(self, bot: Bot, chat_id: int, note: VoiceNote) -> None:
+        """Send a voice note: by the file id of an earlier upload, else uploaded (once)."""
+        speech = self.speech
+        assert speech is not None
+        duration = max(1, math.ceil(note.duration))
+        file_id = speech.file_id(note.key)
+        if file_id is None and note.key in self._uploading:
+            file_id = await asyncio.shield(self._uploading[note.key])
+        if file_id is not None:
+            try:
+                params = {"chat_id": chat_id, "voice": file_id, "duration": duration}
+                await call_unread(bot, "sendVoice", params)
+                return
+            except BadRequest as exc:  # an id Telegram no longer knows: upload again
+                log.info("voice note id refused (%s); uploading it again", exc)
+                speech.forget_file_id(note.key)
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._uploading.setdefault(note.key, future)
+        new_id: str | None = None
+        try:
+            sent = await bot.send_voice(chat_id, note.ogg, duration=duration, filename="voice.ogg")
+            if sent.voice is not None:
+                new_id = sent.voice.file_id
+                speech.remember_file_id(note.key, new_id)
+        finally:
+            if self._uploading.get(note.key) is future:
+                del self._uploading[note.key]
+            future.set_result(new_id)
+
+    async def _send_text_and_files(self, bot: Bot, chat_id: int, reply: Reply) -> None:
+        """The text parts, then a photo or a document; buttons on the last one."""
         markup = keyboard(reply.buttons, reply.seq)
         parts = split_text(reply.text)
         files: list[tuple[str | None, bytes]] = []

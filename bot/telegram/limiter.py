@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 #: Methods that put a new message in a chat: these are paced per chat.
 MESSAGE_METHODS = frozenset(
-    {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "sendSticker"}
+    {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup", "sendSticker", "sendVoice"}
 )
 JSON = bool | dict[str, Any] | list[dict[str, Any]]
 

@@ -1,0 +1,188 @@
+"""Read-aloud voice notes: speakable words, real espeak-ng audio in OGG/Opus, the cache."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from bot.settings import Settings
+from bot.speech import Speech, speakable, speech_from_settings
+from bot.speech.synth import decode_ogg, note_key
+
+PRESS = "🔊 The buttons say:"
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (make deps installs it)"
+)
+
+
+def words_per_second(words: str, seconds: float) -> float:
+    """How fast the note speaks."""
+    return len(words.split()) / seconds
+
+
+# ------------------------------------------------------------------ speakable
+
+
+def test_pictures_are_not_read_out() -> None:
+    assert speakable("🍳 Do you like cooking?") == "Do you like cooking?"
+    assert speakable("Thank you 🙏🏽. You did it 👨‍👩‍👧!") == "Thank you. You did it!"
+    assert speakable("1️⃣ First\n#️⃣ Next") == "First. Next."
+
+
+def test_each_line_is_a_sentence_and_eye_marks_go() -> None:
+    text = "⭐ Sam, here are your skills:\n• 🍳 Cooking\n* Gardening\n- Music\n\nSend /start"
+    assert speakable(text) == "Sam, here are your skills: Cooking. Gardening. Music. Send start."
+
+
+def test_buttons_are_read_at_the_end_without_pictures() -> None:
+    said = speakable("🍳 Do you cook?", ["✅ Yes", "❌ No", "🤔 Not sure"], PRESS)
+    assert said == "Do you cook? The buttons say: Yes. No. Not sure."
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙂", "🙂🙂👍🏽", "\u200b\u200d", "• * _"])
+def test_nothing_to_say(text: str) -> None:
+    assert speakable(text) == ""
+
+
+def test_odd_unicode_and_injection_strings_are_just_words() -> None:
+    said = speakable("\u202eevil\u202c --help; rm -rf / <script>x</script>")
+    assert "\u202e" not in said and "<" not in said
+    assert "help" in said
+
+
+# ------------------------------------------------------------------ audio
+
+
+@needs_espeak
+async def test_a_voice_note_is_real_ogg_opus_as_long_as_its_words(tmp_path: Path) -> None:
+    speech = Speech(cache_dir=tmp_path, press=PRESS)
+    short = await speech.voice_note("👋 Hello.")
+    long = await speech.voice_note(
+        "🍳 Do you like cooking? Tell me about the food you make at home for your friends.",
+        ["✅ Yes", "❌ No"],
+    )
+    assert short is not None and long is not None
+    for note in (short, long):
+        info = soundfile.info(_file(tmp_path, note.ogg))
+        assert (info.format, info.subtype, info.channels) == ("OGG", "OPUS", 1)
+        samples, rate = decode_ogg(note.ogg)
+        decoded = len(samples) / rate  # type: ignore[arg-type]
+        assert decoded == pytest.approx(note.duration, abs=0.05)
+    assert 0.4 <= short.duration <= 2.0
+    # espeak-ng at 140 words a minute: 1.5 to 3.5 words a second, pauses included
+    assert 1.5 <= words_per_second(long.words, long.duration) <= 3.5, long
+    assert long.duration > 3 * short.duration
+    speech.close()
+
+
+def kept_notes(folder: Path) -> list[Path]:
+    """The voice notes kept on disk."""
+    return sorted(folder.rglob("*.ogg"))
+
+
+def _file(folder: Path, ogg: bytes) -> Path:
+    path = folder / "check.ogg"
+    path.write_bytes(ogg)
+    return path
+
+
+@needs_espeak
+async def test_the_same_words_are_made_once_and_kept_on_disk(tmp_path: Path) -> None:
+    speech = Speech(cache_dir=tmp_path)
+    notes = await asyncio.gather(
+        *(speech.voice_note("🌟 You are good at cooking.") for _ in range(20))
+    )
+    assert speech.stats.made == 1 and speech.stats.shared == 19
+    assert len({n.key for n in notes if n is not None}) == 1
+    assert await speech.voice_note("🍰 You are good at cooking.") == notes[0]  # same words
+    assert speech.stats.from_memory == 1
+    kept = kept_notes(tmp_path)
+    assert [p.name for p in kept] == [f"{note_key(notes[0].words, 'en-gb', 140)}.ogg"]  # type: ignore[union-attr]
+    # a new process (a restart) reads it from disk instead of making it again
+    again = Speech(cache_dir=tmp_path)
+    note = await again.voice_note("🌟 You are good at cooking.")
+    assert note is not None and note.ogg == kept[0].read_bytes()
+    assert (again.stats.made, again.stats.from_disk) == (0, 1)
+    speech.close()
+    again.close()
+
+
+@needs_espeak
+async def test_a_damaged_cache_file_is_made_again(tmp_path: Path) -> None:
+    speech = Speech(cache_dir=tmp_path)
+    note = await speech.voice_note("🌟 Hello.")
+    assert note is not None
+    path = kept_notes(tmp_path)[0]
+    path.write_bytes(b"OggS broken")
+    fresh = Speech(cache_dir=tmp_path)
+    again = await fresh.voice_note("🌟 Hello.")
+    assert again is not None and fresh.stats.made == 1
+    assert soundfile.info(path).subtype == "OPUS"
+    speech.close()
+    fresh.close()
+
+
+@needs_espeak
+async def test_a_note_with_the_members_name_is_not_kept_on_disk(tmp_path: Path) -> None:
+    speech = Speech(cache_dir=tmp_path)
+    note = await speech.voice_note("😊 Nice to meet you, Priya.", personal=True)
+    assert note is not None and note.duration > 0.5
+    assert kept_notes(tmp_path) == []
+    speech.close()
+
+
+@needs_espeak
+async def test_emoji_only_text_has_no_note_and_the_loop_is_not_blocked(tmp_path: Path) -> None:
+    speech = Speech(cache_dir=tmp_path)
+    assert await speech.voice_note("🙂👍") is None
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    note = await speech.voice_note("🌟 " + "This is a longer message to read out loud. " * 8)
+    task.cancel()
+    assert note is not None and note.duration > 10
+    assert ticks >= 3  # the loop ran while the note was made in a worker thread
+    speech.close()
+
+
+async def test_without_espeak_there_are_no_notes_and_the_log_says_so_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, "bot.speech.synth"):
+        speech = Speech(cache_dir=tmp_path, espeak="")
+        assert not speech.available
+        assert await speech.voice_note("🌟 Hello.") is None
+        assert await speech.voice_note("🌟 Hello again.") is None
+    assert caplog.text.count("espeak-ng is not installed") == 1
+    assert "make deps" in caplog.text
+    speech.close()
+
+
+async def test_a_failing_espeak_gives_no_note_and_no_error(tmp_path: Path) -> None:
+    speech = Speech(cache_dir=tmp_path, espeak="/bin/false")
+    assert speech.available
+    assert await speech.voice_note("🌟 Hello.") is None
+    assert speech.stats.failed == 1
+    speech.close()
+
+
+def test_settings_turn_speech_off_or_choose_the_cache(tmp_path: Path) -> None:
+    off = Settings(_env_file=None, SKILLSPARK_SPEECH_ENABLED="false")  # type: ignore[call-arg]
+    assert speech_from_settings(off) is None
+    on = Settings(  # type: ignore[call-arg]
+        _env_file=None, SKILLSPARK_SPEECH_CACHE_DIR=str(tmp_path), SKILLSPARK_SPEECH_SPEED="120"
+    )
+    speech = speech_from_settings(on)
+    assert speech is not None and speech.cache_dir == tmp_path and speech.speed == 120
+    speech.close()

@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help run test deps fonts speech rasa lint fmt typecheck check bench clean
+.PHONY: help run test deps fonts speech browser rasa lint fmt typecheck check bench clean
 
 help:
 	@echo "make run    - run the bot (terminal chat when TELEGRAM_BOT_TOKEN is not set)"
@@ -47,6 +47,17 @@ speech:
 
 deps: $(DEPS_STAMP) fonts speech
 
+# Debian's Chromium for the staff desk's browser tests (Playwright drives it;
+# Playwright's own browser download is never used).
+browser:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -q chromium >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) \
+	     || echo "WARNING: could not install chromium; the desk's browser tests will be skipped"; \
+	  else echo "WARNING: install chromium for the desk's browser tests"; fi; \
+	fi
+
 # The Rasa NLU server lives in its own Python 3.10 virtual environment.
 # `make run` goes on without it (rule-based fallback, said loudly);
 # `make test` needs it when SKILLSPARK_REQUIRE_RASA=1 (CI sets that).
@@ -68,7 +79,7 @@ typecheck: deps
 check: deps
 	$(BIN)/skillspark dialogues check
 
-test: deps rasa lint typecheck check
+test: deps browser rasa lint typecheck check
 	$(BIN)/python -m pytest -q -ra
 
 fmt: deps

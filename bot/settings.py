@@ -139,6 +139,32 @@ class Settings(BaseSettings):
         """An empty value means the default (``<data dir>/speech``), not the current folder."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    # --- staff desk (docs/desk.md): web pages for staff, off unless a secret is set
+    desk_enabled: bool = Field(default=False, alias="SKILLSPARK_DESK_ENABLED")
+    desk_listen: str = Field(default="127.0.0.1", alias="SKILLSPARK_DESK_LISTEN")
+    desk_port: int = Field(default=8080, ge=1, le=65535, alias="SKILLSPARK_DESK_PORT")
+    desk_secret: SecretStr = Field(default=SecretStr(""), alias="SKILLSPARK_DESK_SECRET")
+    desk_public_url: str = Field(default="", alias="SKILLSPARK_DESK_PUBLIC_URL")
+    desk_inactive_weeks: int = Field(default=4, ge=1, alias="SKILLSPARK_DESK_INACTIVE_WEEKS")
+
+    @field_validator("desk_secret")
+    @classmethod
+    def _desk_secret(cls, value: SecretStr) -> SecretStr:
+        """Empty (no desk) or at least 32 characters, so the cookies cannot be forged."""
+        secret = value.get_secret_value()
+        if secret and len(secret) < 32:
+            raise ValueError(
+                f"use 32 or more characters (this one has {len(secret)}). "
+                f"Make one with: {MAKE_A_SECRET}"
+            )
+        return value
+
+    def desk_url(self) -> str:
+        """Where staff open the desk (for sign-in links): the public URL or the local one."""
+        if self.desk_public_url:
+            return self.desk_public_url.rstrip("/")
+        return f"http://{self.desk_listen}:{self.desk_port}"
+
     # --- logging
     log_level: str = Field(default="INFO", alias="SKILLSPARK_LOG_LEVEL")
 

@@ -112,14 +112,24 @@ class OutboxStatus:
     unknown_total: int = 0
 
 
-async def outbox_status(session: AsyncSession, *, since: datetime, most: int = 50) -> OutboxStatus:
-    """How many nudges planned since ``since`` are in each state; the ``unknown`` ones listed."""
+async def outbox_status(
+    session: AsyncSession, *, since: datetime, most: int = 50, network: str | None = None
+) -> OutboxStatus:
+    """How many nudges planned since ``since`` are in each state; the ``unknown`` ones listed.
+
+    ``network``: only nudges to members of that network (every network when ``None``).
+    """
     status = OutboxStatus()
-    counted = await session.execute(
+    counting = (
         select(NudgeOutbox.status, func.count())
         .where(NudgeOutbox.due_at >= since)
         .group_by(NudgeOutbox.status)
     )
+    if network is not None:
+        counting = counting.join(Member, Member.id == NudgeOutbox.member_id).where(
+            Member.network == network
+        )
+    counted = await session.execute(counting)
     found = {str(state): int(n) for state, n in counted.all()}
     status.counts = {s: found[s] for s in OUTBOX_STATES if found.get(s)}
     status.counts.update({s: n for s, n in found.items() if s not in status.counts})
@@ -139,7 +149,11 @@ async def outbox_status(session: AsyncSession, *, since: datetime, most: int = 5
         .join(Member, Member.id == NudgeOutbox.member_id)
         .outerjoin(Opportunity, Opportunity.id == NudgeOutbox.opportunity_id)
         .outerjoin(PeerMatch, PeerMatch.id == NudgeOutbox.match_id)
-        .where(NudgeOutbox.status == "unknown", NudgeOutbox.due_at >= since)
+        .where(
+            NudgeOutbox.status == "unknown",
+            NudgeOutbox.due_at >= since,
+            *([Member.network == network] if network is not None else []),
+        )
         .order_by(NudgeOutbox.due_at, NudgeOutbox.id)
         .limit(most)
     )

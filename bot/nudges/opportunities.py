@@ -293,22 +293,46 @@ async def save(
             session.add(opp)
         else:
             updated += 1
-        opp.ref = item.ref
-        opp.title = item.title
-        opp.description = item.description
-        opp.emoji = item.emoji
-        opp.categories = list(item.categories)
-        opp.network = item.network
-        opp.when_text = item.when
-        opp.where_text = item.where
-        opp.contact = item.contact
-        opp.places = item.places
-        opp.closes_on = item.closes_on
+        _fill(opp, item)
         saved.append(opp)
     await session.flush()
     for opp in saved:
         await repo.audit(session, by[:64], "opportunity_saved", None, {"opportunity_id": opp.id})
     return saved, updated
+
+
+async def edit(
+    session: AsyncSession, opportunity_id: int, item: OpportunityIn, *, by: str
+) -> Opportunity:
+    """Change an opportunity's fields (its ``ref`` must not belong to another one)."""
+    opp = await session.get(Opportunity, opportunity_id)
+    if opp is None:
+        raise OpportunityError([Problem("desk", "id", f"there is no {opportunity_id}")])
+    if item.ref:
+        found = await session.execute(
+            select(Opportunity.id).where(Opportunity.ref == item.ref, Opportunity.id != opp.id)
+        )
+        if found.first() is not None:
+            raise OpportunityError([Problem("desk", "ref", "another opportunity has this code")])
+    _fill(opp, item)
+    await session.flush()
+    await repo.audit(session, by[:64], "opportunity_saved", None, {"opportunity_id": opp.id})
+    return opp
+
+
+def _fill(opp: Opportunity, item: OpportunityIn) -> None:
+    """Copy a checked opportunity's fields onto the row."""
+    opp.ref = item.ref
+    opp.title = item.title
+    opp.description = item.description
+    opp.emoji = item.emoji
+    opp.categories = list(item.categories)
+    opp.network = item.network
+    opp.when_text = item.when
+    opp.where_text = item.where
+    opp.contact = item.contact
+    opp.places = item.places
+    opp.closes_on = item.closes_on
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,90 @@
+"""Serve the desk with uvicorn on the running event loop (in the bot process or alone).
+
+uvicorn's access log is off: a sign-in link's token is in its path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.desk.app import make_desk
+from bot.settings import Settings
+from bot.staff.labels import Labels
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside another program: the program, not uvicorn, handles Ctrl+C and SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave the signal handlers alone."""
+        yield
+
+
+class DeskNotConfigured(RuntimeError):
+    """The desk is switched on but cannot start; the message says what to set."""
+
+
+def check_desk_settings(settings: Settings) -> None:
+    """Fail clearly when the desk is on without its secret."""
+    if settings.desk_enabled and not settings.desk_secret.get_secret_value():
+        raise DeskNotConfigured(
+            "SKILLSPARK_DESK_ENABLED is on but SKILLSPARK_DESK_SECRET is not set. "
+            "Set it to 32 or more random characters, for example from: "
+            'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+
+
+def desk_server(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    labels: Labels,
+    settings: Settings,
+    *,
+    port: int | None = None,
+) -> EmbeddedServer:
+    """A uvicorn server for the desk (not started)."""
+    app = make_desk(sessionmaker, labels, settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.desk_listen,
+        port=settings.desk_port if port is None else port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        lifespan="off",
+    )
+    return EmbeddedServer(config)
+
+
+@asynccontextmanager
+async def running_desk(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    labels: Labels,
+    settings: Settings,
+    *,
+    port: int | None = None,
+) -> AsyncIterator[EmbeddedServer]:
+    """Run the desk as a task on this event loop until the block ends."""
+    server = desk_server(sessionmaker, labels, settings, port=port)
+    task = asyncio.create_task(server.serve(), name="desk")
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises what stopped it (for example the port is taken)
+                raise DeskNotConfigured("the desk stopped before it started")
+            await asyncio.sleep(0.02)
+        log.info("staff desk on %s", settings.desk_url())
+        yield server
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)

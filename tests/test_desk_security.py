@@ -1,0 +1,265 @@
+"""Desk security over plain HTTP: sessions, networks, CSRF, downloads, passwords, lock-out."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from bot.desk import auth
+from storage.models import AuditEvent, utcnow
+from storage.models_desk import AlertSeen, DeskLink, DeskLogin
+from storage.models_nudges import PeerMatch
+from storage.models_staff import Staff
+from tests.conftest import Database
+from tests.desk_support import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    NORTH_STAFF,
+    PASSWORD,
+    SOUTH_STAFF,
+    RunningDesk,
+    desk_for,
+)
+
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def token_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = TOKEN.search(html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def client(desk: RunningDesk) -> httpx.AsyncClient:
+    """A plain HTTP client that does not follow redirects."""
+    return httpx.AsyncClient(base_url=desk.url, follow_redirects=False, timeout=10)
+
+
+async def sign_in(http: httpx.AsyncClient, telegram_id: int, password: str) -> httpx.Response:
+    """Sign in through the form, as a browser would."""
+    page = await http.get("/signin")
+    data = {
+        "csrf_token": token_of(page.text),
+        "telegram_id": str(telegram_id),
+        "password": password,
+    }
+    return await http.post("/signin", data=data)
+
+
+PAGES = ["/", "/members/1", "/swaps", "/opportunities", "/opportunities/new", "/alerts"]
+PAGES += ["/nudges", "/staff", "/members/1/profile.csv", "/members/1/profile.xlsx"]
+PAGES += ["/members/1/profile.pdf", "/opportunities/1/edit"]
+POSTS = ["/swaps/1/approve", "/swaps/1/decline", "/opportunities/new", "/opportunities/1/close"]
+POSTS += ["/alerts/1/seen", "/staff", "/staff/501/remove", "/opportunities/import"]
+
+
+async def test_nothing_without_a_session(database: Database, tmp_path: Path) -> None:
+    """Every page and download sends a stranger to sign in; every change is refused."""
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        for path in PAGES:
+            answer = await http.get(path)
+            assert answer.status_code == 303, path
+            assert answer.headers["location"] == "/signin"
+            assert "Ann" not in answer.text
+        for path in POSTS:
+            answer = await http.post(path, data={"note": "x"})
+            assert answer.status_code == 403, path
+        async with desk.sessionmaker() as session:
+            match = await session.get(PeerMatch, desk.seeded.match_id)
+            assert match is not None and match.status == "proposed"
+            assert (await session.execute(select(AlertSeen))).first() is None
+        async with client(desk) as fresh:
+            signin = await fresh.get("/signin")
+            cookie = signin.headers["set-cookie"].lower()
+            assert "httponly" in cookie and "samesite=lax" in cookie
+            assert signin.headers["x-frame-options"] == "DENY"
+
+
+async def test_other_networks_are_not_found(database: Database, tmp_path: Path) -> None:
+    """Staff of the south network get 404 for every north member, swap and alert."""
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        assert (await sign_in(http, SOUTH_STAFF, PASSWORD)).status_code == 303
+        home = await http.get("/")
+        assert home.status_code == 200 and "Dan" in home.text and "Ann" not in home.text
+        north = [desk.seeded.members[n] for n in ("Ann", "Bob", "Cat")]
+        for member_id in [*north, 99999]:
+            for path in ("", "/profile.csv", "/profile.xlsx", "/profile.pdf"):
+                answer = await http.get(f"/members/{member_id}{path}")
+                assert answer.status_code == 404, (member_id, path)
+                assert "Ann" not in answer.text and "cooking" not in answer.text
+        token = token_of(home.text)
+        answer = await http.post(
+            f"/swaps/{desk.seeded.match_id}/approve", data={"csrf_token": token}
+        )
+        assert answer.status_code == 404
+        answer = await http.post(f"/alerts/{desk.seeded.alert_id}/seen", data={"csrf_token": token})
+        assert answer.status_code == 404
+        assert (await http.get("/staff")).status_code == 403  # not an admin
+        alerts = await http.get("/alerts")
+        assert "Dan said" in alerts.text and "unsafe" not in alerts.text
+        async with desk.sessionmaker() as session:
+            match = await session.get(PeerMatch, desk.seeded.match_id)
+            assert match is not None and match.status == "proposed"
+            refused = await session.execute(
+                select(AuditEvent).where(AuditEvent.action == "desk_profile_refused")
+            )
+            assert {e.member_id for e in refused.scalars()} >= set(north)
+        dan = desk.seeded.members["Dan"]
+        assert (await http.get(f"/members/{dan}")).status_code == 200
+        async with desk.sessionmaker() as session:
+            reads = await session.execute(
+                select(AuditEvent).where(
+                    AuditEvent.action == "desk_profile_read", AuditEvent.member_id == dan
+                )
+            )
+            assert [e.actor for e in reads.scalars()] == [f"desk:{SOUTH_STAFF}"]
+
+
+async def test_posts_without_the_token_are_refused(sqlite_db: Database, tmp_path: Path) -> None:
+    """Signed in, a form sent without (or with another session's) token changes nothing."""
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as http, client(desk) as other:
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        await sign_in(other, ADMIN, ADMIN_PASSWORD)
+        foreign = token_of((await other.get("/swaps")).text)
+        match = f"/swaps/{desk.seeded.match_id}/approve"
+        for data in ({}, {"csrf_token": ""}, {"csrf_token": "x##y"}, {"csrf_token": foreign}):
+            assert (await http.post(match, data=data)).status_code == 403
+        bad_signin = await httpx.AsyncClient(base_url=desk.url).post(
+            "/signin", data={"telegram_id": str(NORTH_STAFF), "password": PASSWORD}
+        )
+        assert bad_signin.status_code == 403
+        async with desk.sessionmaker() as session:
+            row = await session.get(PeerMatch, desk.seeded.match_id)
+            assert row is not None and row.status == "proposed"
+        token = token_of((await http.get("/swaps")).text)
+        assert (await http.post(match, data={"csrf_token": token})).status_code == 303
+        async with desk.sessionmaker() as session:
+            row = await session.get(PeerMatch, desk.seeded.match_id)
+            assert row is not None and row.status == "approved"
+
+
+async def test_downloads_neutralise_formulas(database: Database, tmp_path: Path) -> None:
+    """A member named like a formula is written as words in the CSV and XLSX files."""
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        cat = desk.seeded.members["Cat"]
+        answer = await http.get(f"/members/{cat}/profile.csv")
+        assert answer.status_code == 200
+        assert "attachment" in answer.headers["content-disposition"]
+        cells = [c for row in csv.reader(io.StringIO(answer.text.lstrip("\ufeff"))) for c in row]
+        assert '\'=HYPERLINK("http://x")' in cells
+        assert not any(c.startswith("=") for c in cells)
+        answer = await http.get(f"/members/{cat}/profile.xlsx")
+        book = openpyxl.load_workbook(io.BytesIO(answer.content))
+        values = [c.value for s in book.worksheets for row in s.iter_rows() for c in row]
+        texts = [v for v in values if isinstance(v, str)]
+        assert '\'=HYPERLINK("http://x")' in texts
+        assert not any(v.startswith("=") for v in texts)
+        assert all(c.data_type != "f" for s in book.worksheets for r in s.iter_rows() for c in r)
+        pdf = await http.get(f"/members/{cat}/profile.pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+async def test_passwords_are_never_logged_or_stored(
+    database: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stored password is an argon2 hash; no log line and no audit row holds it."""
+    caplog.set_level(logging.DEBUG)
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        assert (await sign_in(http, NORTH_STAFF, "a wrong password 9")).status_code == 401
+        assert (await sign_in(http, NORTH_STAFF, PASSWORD)).status_code == 303
+        async with desk.sessionmaker() as session:
+            rows = list((await session.execute(select(DeskLogin))).scalars())
+            events = list((await session.execute(select(AuditEvent))).scalars())
+        assert len(rows) == 3
+        for row in rows:
+            assert row.password_hash is not None and row.password_hash.startswith("$argon2id$")
+            assert PASSWORD not in row.password_hash and ADMIN_PASSWORD not in row.password_hash
+        for event in events:
+            text = f"{event.actor} {event.action} {event.detail}"
+            assert PASSWORD not in text and "a wrong password 9" not in text
+        assert {"desk_sign_in", "desk_sign_in_failed", "desk_password_set"} <= {
+            e.action for e in events
+        }
+    logged = caplog.text + " ".join(str(r.args) for r in caplog.records)
+    assert PASSWORD not in logged and "a wrong password 9" not in logged
+
+
+async def test_ten_wrong_passwords_lock_the_account(database: Database, tmp_path: Path) -> None:
+    """After 10 wrong passwords even the right one is refused for 15 minutes."""
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        for n in range(9):
+            answer = await sign_in(http, NORTH_STAFF, f"wrong password {n}")
+            assert answer.status_code == 401 and "not right" in answer.text
+        answer = await sign_in(http, NORTH_STAFF, "wrong password 10")
+        assert answer.status_code == 401 and "locked" in answer.text
+        answer = await sign_in(http, NORTH_STAFF, PASSWORD)
+        assert answer.status_code == 401 and "locked" in answer.text
+        assert (await http.get("/")).status_code == 303
+        # other staff are not locked out
+        assert (await sign_in(http, ADMIN, ADMIN_PASSWORD)).status_code == 303
+        async with desk.sessionmaker.begin() as session:
+            later = utcnow() + auth.LOCK_FOR + timedelta(seconds=1)
+            result = await auth.check_password(session, NORTH_STAFF, PASSWORD, now=later)
+            assert result.staff is not None
+            assert (
+                await session.execute(select(AuditEvent).where(AuditEvent.action == "desk_locked"))
+            ).first() is not None
+
+
+async def test_a_sign_in_link_works_once(database: Database, tmp_path: Path) -> None:
+    """A link opens a page with a button; it signs in once, and never after 15 minutes."""
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        async with desk.sessionmaker.begin() as session:
+            token = await auth.make_link(session, NORTH_STAFF)
+            old = await auth.make_link(session, NORTH_STAFF, now=utcnow() - timedelta(minutes=16))
+            assert await auth.make_link(session, 424242) is None  # not staff
+        assert token is not None and old is not None
+        async with desk.sessionmaker() as session:
+            stored = [r.token_hash for r in (await session.execute(select(DeskLink))).scalars()]
+        assert token not in stored and len(stored) == 2
+        page = await http.get(f"/signin/link/{token}")
+        assert page.status_code == 200 and "Press the button" in page.text
+        assert (await http.get("/")).status_code == 303  # opening the link alone signs nobody in
+        answer = await http.post(f"/signin/link/{token}", data={"csrf_token": token_of(page.text)})
+        assert answer.status_code == 303
+        assert (await http.get("/")).status_code == 200
+        async with client(desk) as again:
+            for used in (token, old, "made-up"):
+                page = await again.get(f"/signin/link/{used}")
+                answer = await again.post(
+                    f"/signin/link/{used}", data={"csrf_token": token_of(page.text)}
+                )
+                assert answer.status_code == 400 and "does not work any more" in answer.text
+                assert (await again.get("/")).status_code == 303
+
+
+async def test_admins_manage_staff(sqlite_db: Database, tmp_path: Path) -> None:
+    """An admin adds a staff member and removes one; wrong input is said next to the field."""
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as http:
+        await sign_in(http, ADMIN, ADMIN_PASSWORD)
+        page = await http.get("/staff")
+        assert page.status_code == 200 and "Nora" in page.text and "Sid" in page.text
+        token = token_of(page.text)
+        bad = await http.post("/staff", data={"csrf_token": token, "telegram_id": "abc"})
+        assert bad.status_code == 400 and "Telegram user number" in bad.text
+        added = await http.post(
+            "/staff",
+            data={"csrf_token": token, "telegram_id": "777", "network": "east", "name": "Eve"},
+        )
+        assert added.status_code == 303
+        removed = await http.post(f"/staff/{SOUTH_STAFF}/remove", data={"csrf_token": token})
+        assert removed.status_code == 303
+        async with desk.sessionmaker() as session:
+            ids = {s.telegram_id for s in (await session.execute(select(Staff))).scalars()}
+        assert ids == {NORTH_STAFF, ADMIN, 777}

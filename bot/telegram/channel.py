@@ -58,7 +58,7 @@ TELEGRAM_KEYS = (
 
 warnings.filterwarnings(
     "ignore",
-    message=r"Please use 'Bot\.(sendMessage|editMessageReplyMarkup|getUpdates)'",
+    message=r"Please use 'Bot\.(sendMessage|editMessageReplyMarkup|getUpdates|sendVoice)'",
     category=PTBUserWarning,
 )
 

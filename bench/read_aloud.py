@@ -9,7 +9,7 @@ channel makes each note with espeak-ng (in its worker thread), uploads it once
 and sends it by file id after that. The Bot API is answered in memory.
 
     .venv/bin/python bench/read_aloud.py [--members 200] [--turns 8] [--seconds 12]
-        [--workers 1]
+        [--workers 1] [--only-on] [--cache DIR]
 
 Prints for each run: 200 messages at once, members chatting, sustained updates
 a second (first reply call, as in the throughput bench), then for "on" how long
@@ -145,7 +145,7 @@ async def run(args: argparse.Namespace, read_aloud: bool) -> None:
             tg: tt.InstantTelegram = tt.InstantTelegram()
             if read_aloud:
                 speech = Speech(
-                    cache_dir=workdir / "speech",
+                    cache_dir=Path(args.cache) if args.cache else workdir / "speech",
                     workers=args.workers,
                     press=runtime.content.text(SPEECH_PRESS),
                 )
@@ -199,6 +199,7 @@ def main() -> None:
     parser.add_argument("--think", type=float, nargs=2, default=(0.5, 1.5))
     parser.add_argument("--workers", type=int, default=1, help="voice notes made at once")
     parser.add_argument("--only-on", action="store_true", help="skip the read-aloud off run")
+    parser.add_argument("--cache", default="", help="voice note cache to use (default: a new one)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if not args.only_on:

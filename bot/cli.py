@@ -62,18 +62,25 @@ def run() -> None:
 def chat(
     member: Annotated[str, typer.Option("--member", help="Member id for this terminal chat.")] = "",
     name: Annotated[str, typer.Option("--name", help="First name to give when asked.")] = "",
+    audio: Annotated[
+        str,
+        typer.Option("--audio", help="Save voice notes (read-aloud replies) in this folder."),
+    ] = "",
 ) -> None:
     """Chat with SkillSpark in this terminal (scriptable through a pipe)."""
     settings = get_settings()
-    code = asyncio.run(_chat(settings, member or _default_member(), name or None))
+    audio_dir = Path(audio) if audio else None
+    code = asyncio.run(_chat(settings, member or _default_member(), name or None, audio_dir))
     raise typer.Exit(code)
 
 
-async def _chat(settings: Settings, member: str, name: str | None) -> int:
+async def _chat(
+    settings: Settings, member: str, name: str | None, audio_dir: Path | None = None
+) -> int:
     """Run the terminal chat."""
     from bot.console import run_chat
 
-    return await run_chat(settings, member, name)
+    return await run_chat(settings, member, name, audio_dir=audio_dir)
 
 
 def _default_member() -> str:

@@ -3,13 +3,20 @@
 In a terminal it is interactive (rich). When standard input is not a terminal,
 every input line is one member message; a line that is exactly a shown button's
 label or its number presses that button. Bot messages go to standard output
-with buttons as numbered options, so the chat can be scripted.
+with buttons as numbered options, so the chat can be scripted. With
+``--audio DIR`` each reply the engine asks to be read aloud is saved there as
+an OGG/Opus voice note (and played, in a terminal, when a player is installed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -17,15 +24,37 @@ from rich.console import Console
 from bot.app import open_runtime
 from bot.engine import Engine, plain_words
 from bot.settings import Settings
+from bot.speech import Speech, personal_keys, speech_from_settings
+from bot.speech.text import SPEECH_PRESS
 from bot.types import COMMANDS, Button, Incoming, MemberKey, Reply
 
 
 class ConsoleChat:
     """Turns terminal lines into engine inputs and prints the replies."""
 
-    def __init__(self, engine: Engine, member: MemberKey, out: TextIO, interactive: bool) -> None:
-        """Remember the engine, who is chatting and where to print."""
+    def __init__(
+        self,
+        engine: Engine,
+        member: MemberKey,
+        out: TextIO,
+        interactive: bool,
+        *,
+        speech: Speech | None = None,
+        audio_dir: Path | None = None,
+        player: list[str] | None = None,
+        personal: frozenset[str] = frozenset(),
+    ) -> None:
+        """Remember the engine, who is chatting and where to print.
+
+        With ``speech`` and ``audio_dir``, voice replies are saved there (and
+        played with ``player``, a command that takes the file last).
+        """
         self.engine = engine
+        self.speech = speech
+        self.audio_dir = audio_dir
+        self.player = player
+        self.personal = personal
+        self.saved: list[Path] = []
         self.member = member
         self.console = Console(file=out, highlight=False, soft_wrap=True, emoji=False)
         self.interactive = interactive
@@ -71,7 +100,29 @@ class ConsoleChat:
 
     async def send(self, incoming: Incoming) -> None:
         """Give one input to the engine and show what it says."""
-        self.show(await self.engine.handle(self.member, incoming))
+        replies = await self.engine.handle(self.member, incoming)
+        self.show(replies)
+        await self.speak(replies)
+
+    async def speak(self, replies: list[Reply]) -> None:
+        """Save (and play) the voice note of each reply that asks to be read aloud."""
+        if self.speech is None or self.audio_dir is None:
+            return
+        for reply in replies:
+            if not reply.voice:
+                continue
+            labels = [button.label for button in reply.buttons]
+            personal = reply.key in self.personal
+            note = await self.speech.voice_note(reply.text, labels, personal=personal)
+            if note is None:
+                continue
+            key = re.sub(r"[^A-Za-z0-9_.-]+", "_", reply.key)[:60]
+            path = self.audio_dir / f"{len(self.saved) + 1:04d}-{key}.ogg"
+            await asyncio.to_thread(path.write_bytes, note.ogg)
+            self.saved.append(path)
+            self.console.print(f"  (voice note: {path}, {note.duration:.1f} s)")
+            if self.player:
+                await asyncio.to_thread(_play, [*self.player, str(path)])
 
 
 def _escape(text: str, interactive: bool) -> str:
@@ -83,6 +134,31 @@ def _escape(text: str, interactive: bool) -> str:
     return escape(text)
 
 
+#: Players tried in this order for ``--audio`` in a terminal (the file is added last).
+PLAYERS: tuple[tuple[str, ...], ...] = (
+    ("paplay",),
+    ("pw-play",),
+    ("ogg123", "-q"),
+    ("mpv", "--really-quiet", "--no-video"),
+    ("ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"),
+    ("play", "-q"),
+)
+
+
+def find_player() -> list[str] | None:
+    """A command on this machine that plays an OGG/Opus file, if any."""
+    for command in PLAYERS:
+        if shutil.which(command[0]):
+            return list(command)
+    return None
+
+
+def _play(command: list[str]) -> None:
+    """Play one file; a player that fails is not the member's problem."""
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        subprocess.run(command, check=False, timeout=120, capture_output=True)
+
+
 async def run_chat(
     settings: Settings,
     member_id: str,
@@ -90,6 +166,7 @@ async def run_chat(
     *,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
+    audio_dir: Path | None = None,
 ) -> int:
     """Run the terminal chat until the input ends; returns the exit code."""
     source = stdin or sys.stdin
@@ -97,13 +174,27 @@ async def run_chat(
     interactive = source.isatty() and out.isatty()
     async with open_runtime(settings) as runtime:
         member = MemberKey("local", member_id)
-        chat = ConsoleChat(runtime.engine, member, out, interactive)
+        speech = None
+        if audio_dir is not None:
+            await asyncio.to_thread(audio_dir.mkdir, parents=True, exist_ok=True)
+            speech = speech_from_settings(settings, runtime.content.text(SPEECH_PRESS))
+        chat = ConsoleChat(
+            runtime.engine,
+            member,
+            out,
+            interactive,
+            speech=speech,
+            audio_dir=audio_dir,
+            player=find_player() if interactive else None,
+            personal=personal_keys(runtime.content),
+        )
         if interactive:
             chat.console.print(
                 "[dim]Type your answer, or the number of a button. Ctrl+D to leave.[/]"
             )
         first = await runtime.engine.handle(member, Incoming("command", "start"))
         chat.show(first)
+        await chat.speak(first)
         if name and any(r.key == "onboarding.ask_name" for r in first):
             await chat.send(Incoming("text", name))
         while True:
@@ -118,4 +209,6 @@ async def run_chat(
                     break
             await chat.send(chat.to_incoming(line))
         out.flush()
+        if speech is not None:
+            speech.close()
     return 0

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import soundfile
 
+from bot.console import ConsoleChat
 from bot.settings import Settings
-from bot.speech import Speech, speakable, speech_from_settings
+from bot.speech import Speech, personal_keys, speakable, speech_from_settings
 from bot.speech.synth import decode_ogg, note_key
+from bot.types import Incoming, MemberKey, Reply
+from tests.conftest import Database, runtime_for
+from tests.test_console import run_cli
 
 PRESS = "🔊 The buttons say:"
 needs_espeak = pytest.mark.skipif(
@@ -186,3 +193,65 @@ def test_settings_turn_speech_off_or_choose_the_cache(tmp_path: Path) -> None:
     speech = speech_from_settings(on)
     assert speech is not None and speech.cache_dir == tmp_path and speech.speed == 120
     speech.close()
+
+
+# ------------------------------------------------------------------ terminal chat
+
+
+class ReadAloud:
+    """Wraps the real engine and asks for every reply to be read aloud.
+
+    The engine sets ``Reply.voice`` itself for read-aloud members (another
+    branch); until then this stands in for that choice.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        """Wrap ``engine``."""
+        self.engine = engine
+        self.extensions = engine.extensions
+
+    async def handle(self, member: Any, incoming: Any, **kwargs: Any) -> list[Reply]:
+        """The engine's replies, each with ``voice=True``."""
+        return [
+            replace(r, voice=True) for r in await self.engine.handle(member, incoming, **kwargs)
+        ]
+
+
+@needs_espeak
+async def test_the_terminal_chat_saves_each_voice_reply(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    out = io.StringIO()
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        speech = Speech(cache_dir=tmp_path / "cache", press=PRESS)
+        chat = ConsoleChat(
+            ReadAloud(rt.engine),  # type: ignore[arg-type]
+            MemberKey("local", "voice-1"),
+            out,
+            False,
+            speech=speech,
+            audio_dir=audio,
+            personal=personal_keys(rt.content),
+        )
+        await chat.send(Incoming("command", "start"))
+        await chat.send(Incoming("text", "Sam"))
+        speech.close()
+    assert chat.saved and all(p.parent == audio for p in chat.saved)
+    for path in chat.saved:
+        info = soundfile.info(path)
+        assert (info.format, info.subtype) == ("OGG", "OPUS") and info.duration > 0.5
+    assert "(voice note: " in out.getvalue()
+    # "Nice to meet you, Sam" has the name in it: made for the chat, not kept in the cache
+    assert any("nice_to_meet" in p.name for p in chat.saved)
+    assert len(kept_notes(tmp_path / "cache")) == len(chat.saved) - 1
+
+
+def test_the_chat_command_takes_an_audio_folder(tmp_path: Path) -> None:
+    done = run_cli(
+        ["chat", "--member", "a1", "--audio", str(tmp_path / "notes")], tmp_path, "Sam\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "notes").is_dir()
+    assert "Sam" in done.stdout

@@ -7,7 +7,7 @@ audio is uploaded once. See ``docs/speech.md``.
 
 from bot.speech.recognize import Recognizer, Transcript
 from bot.speech.synth import Speech, SpeechStats, VoiceNote, speech_from_settings
-from bot.speech.text import speakable
+from bot.speech.text import personal_keys, speakable
 
 __all__ = [
     "Recognizer",
@@ -15,6 +15,7 @@ __all__ = [
     "SpeechStats",
     "Transcript",
     "VoiceNote",
+    "personal_keys",
     "speakable",
     "speech_from_settings",
 ]

@@ -163,6 +163,7 @@ class Speech:
         self._memory_items = memory_items
         self._file_ids: OrderedDict[str, str] = OrderedDict()
         self._warned_disk = False
+        self._words: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {}
 
     @property
     def available(self) -> bool:
@@ -170,12 +171,23 @@ class Speech:
         return self.espeak is not None
 
     def words(self, text: str, buttons: Sequence[str] = ()) -> str:
-        """What is read aloud for a text and its button labels."""
+        """What is read aloud for a text and its button labels (and the note's key)."""
+        return self._words_and_key(text, tuple(buttons))[0]
+
+    def _words_and_key(self, text: str, buttons: tuple[str, ...]) -> tuple[str, str]:
+        """The words and the cache key, remembered for the texts seen lately."""
+        known = self._words.get((text, buttons))
+        if known is not None:
+            return known
         words = speakable(text, buttons, self.press)
         if len(words) > MAX_WORDS_CHARS:
             cut = words.rfind(". ", 0, MAX_WORDS_CHARS)
             words = words[: cut + 1 if cut > 0 else MAX_WORDS_CHARS]
-        return words
+        found = (words, note_key(words, self.voice, self.speed))
+        if len(self._words) >= 4096:
+            self._words.clear()
+        self._words[(text, buttons)] = found
+        return found
 
     async def voice_note(
         self, text: str, buttons: Sequence[str] = (), *, personal: bool = False
@@ -186,10 +198,9 @@ class Speech:
         """
         if not self.available:
             return None
-        words = self.words(text, buttons)
+        words, key = self._words_and_key(text, tuple(buttons))
         if not words:
             return None
-        key = note_key(words, self.voice, self.speed)
         note = self._memory.get(key)
         if note is not None:
             self._memory.move_to_end(key)

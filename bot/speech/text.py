@@ -9,7 +9,8 @@ own, so the voice pauses where the eye would. The buttons are read at the end
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from bot.easyread import pictures
 
@@ -71,3 +72,22 @@ def speakable(text: str, buttons: Sequence[str] = (), press: str = "") -> str:
             sentences.append(intro if _ENDS_SENTENCE.search(intro) else f"{intro}:")
         sentences.append(". ".join(labels) + ".")
     return " ".join(sentences)
+
+
+def personal_keys(content: _HasMessages) -> frozenset[str]:
+    """Message keys with the member's name in them (their notes are not kept on disk)."""
+    return frozenset(
+        key
+        for texts in content.messages.values()
+        for key, template in texts.items()
+        if "{name}" in template
+    )
+
+
+class _HasMessages(Protocol):
+    """Anything with the dialogues' messages (``bot.content.Content``)."""
+
+    @property
+    def messages(self) -> Mapping[str, Mapping[str, str]]:
+        """Language -> key -> template."""
+        ...

@@ -18,7 +18,7 @@ from telegram.request import BaseRequest
 from bot.content import Content
 from bot.logs import protect_logs
 from bot.settings import Settings
-from bot.speech import speech_from_settings
+from bot.speech import personal_keys, speech_from_settings
 from bot.speech.text import SPEECH_PRESS
 from bot.telegram.channel import MENU_COMMANDS, TELEGRAM_KEYS, EngineLike, TelegramChannel, Texts
 from bot.telegram.limiter import PacedRateLimiter
@@ -56,16 +56,6 @@ def content_texts(content: Content) -> Texts:
     if missing:
         raise TelegramStartError(f"dialogues are missing Telegram messages: {', '.join(missing)}")
     return lambda key: content.text(key)
-
-
-def personal_keys(content: Content) -> frozenset[str]:
-    """Message keys with the member's name in them (their voice notes are not kept on disk)."""
-    return frozenset(
-        key
-        for texts in content.messages.values()
-        for key, template in texts.items()
-        if "{name}" in template
-    )
 
 
 def build_application(

@@ -58,7 +58,7 @@ TELEGRAM_KEYS = (
 
 warnings.filterwarnings(
     "ignore",
-    message=r"Please use 'Bot\.(sendMessage|editMessageReplyMarkup|getUpdates)'",
+    message=r"Please use 'Bot\.(sendMessage|editMessageReplyMarkup|getUpdates|sendVoice)'",
     category=PTBUserWarning,
 )
 
@@ -329,9 +329,11 @@ class TelegramChannel:
             await self._drop_keyboard(bot, chat_id, route.tapped_message_id)
         if replies:
             await self._quietly("sendChatAction", bot.send_chat_action(chat_id, ChatAction.TYPING))
-        for reply in replies:
+        # the voice notes are made (in the speech thread) while the texts go out
+        makings = [self._make_voice(reply) for reply in replies]
+        for reply, making in zip(replies, makings, strict=True):
             try:
-                await self._send_reply(bot, chat_id, reply)
+                await self._send_reply(bot, chat_id, reply, making)
             except Forbidden:
                 log.info("chat %d has blocked the bot; replies dropped", chat_id)
                 return True
@@ -344,14 +346,19 @@ class TelegramChannel:
                 log.exception("could not send message %s to chat %d", reply.key, chat_id)
         return True
 
-    async def _send_reply(self, bot: Bot, chat_id: int, reply: Reply) -> None:
+    async def _send_reply(
+        self,
+        bot: Bot,
+        chat_id: int,
+        reply: Reply,
+        making: asyncio.Future[VoiceNote | None] | None = None,
+    ) -> None:
         """Send one reply: text parts, then a photo or a document; buttons on the last one.
 
-        A reply with ``voice`` is followed by its voice note (made meanwhile);
-        with ``voice_only`` only the note is sent, or the text when no note can
-        be made.
+        A reply with ``voice`` is followed by its voice note (``making``, started
+        by the caller); with ``voice_only`` only the note is sent, or the text
+        when no note can be made.
         """
-        making = self._make_voice(reply)
         if making is not None and reply.voice_only:
             note = await making
             if note is not None:

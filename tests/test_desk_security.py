@@ -263,3 +263,57 @@ async def test_admins_manage_staff(sqlite_db: Database, tmp_path: Path) -> None:
         async with desk.sessionmaker() as session:
             ids = {s.telegram_id for s in (await session.execute(select(Staff))).scalars()}
         assert ids == {NORTH_STAFF, ADMIN, 777}
+
+
+ODD = [
+    "99999999999999999999999",
+    "-5",
+    "😀😀😀",
+    "1; DROP TABLE staff;--",
+    "\u202e\u0000x",
+    "x" * 5000,
+]
+
+
+async def test_odd_input_gets_a_kind_answer(sqlite_db: Database, tmp_path: Path) -> None:
+    """Huge, emoji-only, injection and control-character input never crashes a page."""
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as http:
+        for odd in ODD:
+            answer = await sign_in(http, NORTH_STAFF, odd)
+            assert answer.status_code in (400, 401), odd[:40]
+            assert "Your password" in answer.text
+            page = await http.get("/signin")
+            data = {"csrf_token": token_of(page.text), "telegram_id": odd, "password": "x"}
+            answer = await http.post("/signin", data=data)
+            assert answer.status_code in (400, 401) and "staff number" in answer.text
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        token = token_of((await http.get("/opportunities/new")).text)
+        for odd in ODD:
+            data = {"csrf_token": token, "title": odd, "description": odd, "closes": odd}
+            data.update({"categories": odd, "network": odd, "places": odd, "contact": odd})
+            answer = await http.post("/opportunities/new", data=data)
+            assert answer.status_code == 400 and "Please fix the boxes" in answer.text
+        for path in ("/members/99999999999999999999", "/members/abc", "/swaps/0/approve"):
+            assert (await http.get(path)).status_code in (404, 405)
+
+
+async def test_import_is_all_or_nothing(database: Database, tmp_path: Path) -> None:
+    """A file with a mistake adds nothing and says where; a good file adds every row."""
+    header = "title,description,categories,contact,closes\n"
+    bad = header + "Garden day,🌻 Come and help.,gardening,Priya,2030-01-01\n"
+    bad += "Bake sale,🍰 Bring a cake.,cooking,Priya,soon\n"
+    good = bad.replace("soon", "2030-02-01")
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        token = token_of((await http.get("/opportunities")).text)
+        files = {"file": ("list.csv", bad.encode(), "text/csv")}
+        answer = await http.post("/opportunities/import", data={"csrf_token": token}, files=files)
+        assert answer.status_code == 400 and "line 3" in answer.text and "closes" in answer.text
+        assert "Nothing was added" in answer.text
+        files = {"file": ("list.csv", good.encode(), "text/csv")}
+        answer = await http.post("/opportunities/import", data={"csrf_token": token}, files=files)
+        assert answer.status_code == 303
+        listed = await http.get("/opportunities")
+        assert "Imported 2 opportunities" in listed.text and "Bake sale" in listed.text
+        no_token = await http.post("/opportunities/import", files=files)
+        assert no_token.status_code == 403

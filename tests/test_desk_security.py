@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.desk import auth
 from storage.models import AuditEvent, utcnow
 from storage.models_desk import AlertSeen, DeskLink, DeskLogin
-from storage.models_nudges import PeerMatch
+from storage.models_nudges import Opportunity, PeerMatch
 from storage.models_staff import Staff
 from tests.conftest import Database
 from tests.desk_support import (
@@ -317,3 +317,32 @@ async def test_import_is_all_or_nothing(database: Database, tmp_path: Path) -> N
         assert "Imported 2 opportunities" in listed.text and "Bake sale" in listed.text
         no_token = await http.post("/opportunities/import", files=files)
         assert no_token.status_code == 403
+
+
+async def test_opportunities_are_changed_only_by_their_network(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """North staff change their opportunity; south staff cannot open, change or close it."""
+    form = {"title": "Garden day", "description": "🌻 Come and help.", "categories": "gardening"}
+    form.update({"contact": "Priya", "network": "north", "emoji": "🌻"})
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as north, client(desk) as south:
+        await sign_in(north, NORTH_STAFF, PASSWORD)
+        token = token_of((await north.get("/opportunities/new")).text)
+        assert (
+            await north.post("/opportunities/new", data={**form, "csrf_token": token})
+        ).status_code == 303
+        async with desk.sessionmaker() as session:
+            (opp,) = (await session.execute(select(Opportunity))).scalars()
+        edit = await north.get(f"/opportunities/{opp.id}/edit")
+        assert edit.status_code == 200 and 'value="Garden day"' in edit.text
+        changed = {**form, "title": "Garden morning", "csrf_token": token}
+        assert (await north.post(f"/opportunities/{opp.id}/edit", data=changed)).status_code == 303
+        await sign_in(south, SOUTH_STAFF, PASSWORD)
+        south_token = token_of((await south.get("/opportunities")).text)
+        assert (await south.get(f"/opportunities/{opp.id}/edit")).status_code == 404
+        for path in (f"/opportunities/{opp.id}/edit", f"/opportunities/{opp.id}/close"):
+            answer = await south.post(path, data={**form, "csrf_token": south_token})
+            assert answer.status_code == 404
+        async with desk.sessionmaker() as session:
+            row = await session.get(Opportunity, opp.id)
+            assert row is not None and row.title == "Garden morning" and row.status == "open"

@@ -346,3 +346,26 @@ async def test_opportunities_are_changed_only_by_their_network(
         async with desk.sessionmaker() as session:
             row = await session.get(Opportunity, opp.id)
             assert row is not None and row.title == "Garden morning" and row.status == "open"
+
+
+async def test_a_swap_is_decided_once(sqlite_db: Database, tmp_path: Path) -> None:
+    """Declined with a note, a swap cannot then be approved (an old page's button)."""
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as http:
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        page = await http.get("/swaps")
+        token = token_of(page.text)
+        swap = f"/swaps/{desk.seeded.match_id}"
+        assert (await http.post(f"{swap}/maybe", data={"csrf_token": token})).status_code == 404
+        answer = await http.post(f"{swap}/decline", data={"csrf_token": token, "note": "too soon"})
+        assert answer.status_code == 303
+        assert "Declined" in (await http.get("/swaps")).text
+        answer = await http.post(f"{swap}/approve", data={"csrf_token": token})
+        assert answer.status_code == 303
+        assert "cannot go ahead" in (await http.get("/swaps")).text
+        async with desk.sessionmaker() as session:
+            match = await session.get(PeerMatch, desk.seeded.match_id)
+            assert match is not None and match.status == "declined" and match.note == "too soon"
+            outbox = await session.execute(
+                select(AuditEvent).where(AuditEvent.action == "match_approved")
+            )
+            assert outbox.first() is None

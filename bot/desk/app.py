@@ -414,6 +414,8 @@ async def swap_decide(request: Request, staff: Staff) -> Response:
     desk = desk_of(request)
     match_id = int_param(request, "match_id")
     choice = str(request.path_params.get("choice"))
+    if choice not in ("approve", "decline"):
+        raise HTTPException(404, "There is nothing here.")
     form = await request.form()
     scope = auth.scope_of(staff)
     async with desk.sessionmaker.begin() as session:

@@ -369,3 +369,21 @@ async def test_a_swap_is_decided_once(sqlite_db: Database, tmp_path: Path) -> No
                 select(AuditEvent).where(AuditEvent.action == "match_approved")
             )
             assert outbox.first() is None
+
+
+async def test_sign_out_ends_every_copy_of_the_cookie(database: Database, tmp_path: Path) -> None:
+    """A cookie copied before sign-out no longer opens any page."""
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        copied = dict(http.cookies)
+        page = await http.get("/")
+        assert page.status_code == 200
+        assert (
+            await http.post("/signout", data={"csrf_token": token_of(page.text)})
+        ).status_code == 303
+        async with client(desk) as thief:
+            thief.cookies.update(copied)
+            assert (await thief.get("/")).status_code == 303
+            assert (await thief.get(f"/members/{desk.seeded.members['Ann']}")).status_code == 303
+        assert (await sign_in(http, NORTH_STAFF, PASSWORD)).status_code == 303
+        assert (await http.get("/")).status_code == 200

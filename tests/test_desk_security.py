@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.desk import auth
-from storage.models import AuditEvent, utcnow
+from storage.models import AuditEvent, Member, StaffAlert, utcnow
 from storage.models_desk import AlertSeen, DeskLink, DeskLogin
 from storage.models_nudges import Opportunity, PeerMatch
 from storage.models_staff import Staff
@@ -387,3 +387,20 @@ async def test_sign_out_ends_every_copy_of_the_cookie(database: Database, tmp_pa
             assert (await thief.get(f"/members/{desk.seeded.members['Ann']}")).status_code == 303
         assert (await sign_in(http, NORTH_STAFF, PASSWORD)).status_code == 303
         assert (await http.get("/")).status_code == 200
+
+
+async def test_member_text_is_shown_as_text(sqlite_db: Database, tmp_path: Path) -> None:
+    """A name or alert holding HTML is escaped on every page, never run."""
+    script = "<script>alert(1)</script>"
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as http:
+        async with desk.sessionmaker.begin() as session:
+            bob = await session.get(Member, desk.seeded.members["Bob"])
+            alert = await session.get(StaffAlert, desk.seeded.alert_id)
+            assert bob is not None and alert is not None
+            bob.first_name = script
+            alert.text = script
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        for path in ("/", f"/members/{desk.seeded.members['Bob']}", "/swaps", "/alerts"):
+            page = await http.get(path)
+            assert page.status_code == 200 and script not in page.text, path
+            assert "&lt;script&gt;" in page.text, path

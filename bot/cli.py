@@ -91,6 +91,19 @@ def _default_member() -> str:
         return "local"
 
 
+@app.command()
+def desk() -> None:
+    """Serve the staff desk alone (web pages for staff; the bot serves it too when enabled)."""
+    from bot.desk.serve import DeskNotConfigured, serve_desk_alone
+
+    settings = get_settings()
+    try:
+        asyncio.run(serve_desk_alone(settings))
+    except DeskNotConfigured as exc:
+        typer.echo(f"The staff desk cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or update the database tables (also done at every start)."""

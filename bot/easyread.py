@@ -71,6 +71,7 @@ ALLOWED_PLACEHOLDERS: tuple[str, ...] = (
     "category",
     "staff",
     "count",
+    "link",  # a staff desk sign-in link (staff only)
 )
 
 #: Messages that may say "do not" / "never" as an instruction (safety text).

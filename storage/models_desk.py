@@ -25,6 +25,8 @@ class DeskLogin(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
+    #: Sessions started before this are over (sign-out ends every copy of the cookie).
+    sessions_valid_from: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.desk import auth
-from storage.models import AuditEvent, utcnow
+from storage.models import AuditEvent, Member, StaffAlert, utcnow
 from storage.models_desk import AlertSeen, DeskLink, DeskLogin
-from storage.models_nudges import PeerMatch
+from storage.models_nudges import Opportunity, PeerMatch
 from storage.models_staff import Staff
 from tests.conftest import Database
 from tests.desk_support import (
@@ -263,3 +263,144 @@ async def test_admins_manage_staff(sqlite_db: Database, tmp_path: Path) -> None:
         async with desk.sessionmaker() as session:
             ids = {s.telegram_id for s in (await session.execute(select(Staff))).scalars()}
         assert ids == {NORTH_STAFF, ADMIN, 777}
+
+
+ODD = [
+    "99999999999999999999999",
+    "-5",
+    "😀😀😀",
+    "1; DROP TABLE staff;--",
+    "\u202e\u0000x",
+    "x" * 5000,
+]
+
+
+async def test_odd_input_gets_a_kind_answer(sqlite_db: Database, tmp_path: Path) -> None:
+    """Huge, emoji-only, injection and control-character input never crashes a page."""
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as http:
+        for odd in ODD:
+            answer = await sign_in(http, NORTH_STAFF, odd)
+            assert answer.status_code in (400, 401), odd[:40]
+            assert "Your password" in answer.text
+            page = await http.get("/signin")
+            data = {"csrf_token": token_of(page.text), "telegram_id": odd, "password": "x"}
+            answer = await http.post("/signin", data=data)
+            assert answer.status_code in (400, 401) and "staff number" in answer.text
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        token = token_of((await http.get("/opportunities/new")).text)
+        for odd in ODD:
+            data = {"csrf_token": token, "title": odd, "description": odd, "closes": odd}
+            data.update({"categories": odd, "network": odd, "places": odd, "contact": odd})
+            answer = await http.post("/opportunities/new", data=data)
+            assert answer.status_code == 400 and "Please fix the boxes" in answer.text
+        for path in ("/members/99999999999999999999", "/members/abc", "/swaps/0/approve"):
+            assert (await http.get(path)).status_code in (404, 405)
+
+
+async def test_import_is_all_or_nothing(database: Database, tmp_path: Path) -> None:
+    """A file with a mistake adds nothing and says where; a good file adds every row."""
+    header = "title,description,categories,contact,closes\n"
+    bad = header + "Garden day,🌻 Come and help.,gardening,Priya,2030-01-01\n"
+    bad += "Bake sale,🍰 Bring a cake.,cooking,Priya,soon\n"
+    good = bad.replace("soon", "2030-02-01")
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        token = token_of((await http.get("/opportunities")).text)
+        files = {"file": ("list.csv", bad.encode(), "text/csv")}
+        answer = await http.post("/opportunities/import", data={"csrf_token": token}, files=files)
+        assert answer.status_code == 400 and "line 3" in answer.text and "closes" in answer.text
+        assert "Nothing was added" in answer.text
+        files = {"file": ("list.csv", good.encode(), "text/csv")}
+        answer = await http.post("/opportunities/import", data={"csrf_token": token}, files=files)
+        assert answer.status_code == 303
+        listed = await http.get("/opportunities")
+        assert "Imported 2 opportunities" in listed.text and "Bake sale" in listed.text
+        no_token = await http.post("/opportunities/import", files=files)
+        assert no_token.status_code == 403
+
+
+async def test_opportunities_are_changed_only_by_their_network(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """North staff change their opportunity; south staff cannot open, change or close it."""
+    form = {"title": "Garden day", "description": "🌻 Come and help.", "categories": "gardening"}
+    form.update({"contact": "Priya", "network": "north", "emoji": "🌻"})
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as north, client(desk) as south:
+        await sign_in(north, NORTH_STAFF, PASSWORD)
+        token = token_of((await north.get("/opportunities/new")).text)
+        assert (
+            await north.post("/opportunities/new", data={**form, "csrf_token": token})
+        ).status_code == 303
+        async with desk.sessionmaker() as session:
+            (opp,) = (await session.execute(select(Opportunity))).scalars()
+        edit = await north.get(f"/opportunities/{opp.id}/edit")
+        assert edit.status_code == 200 and 'value="Garden day"' in edit.text
+        changed = {**form, "title": "Garden morning", "csrf_token": token}
+        assert (await north.post(f"/opportunities/{opp.id}/edit", data=changed)).status_code == 303
+        await sign_in(south, SOUTH_STAFF, PASSWORD)
+        south_token = token_of((await south.get("/opportunities")).text)
+        assert (await south.get(f"/opportunities/{opp.id}/edit")).status_code == 404
+        for path in (f"/opportunities/{opp.id}/edit", f"/opportunities/{opp.id}/close"):
+            answer = await south.post(path, data={**form, "csrf_token": south_token})
+            assert answer.status_code == 404
+        async with desk.sessionmaker() as session:
+            row = await session.get(Opportunity, opp.id)
+            assert row is not None and row.title == "Garden morning" and row.status == "open"
+
+
+async def test_a_swap_is_decided_once(sqlite_db: Database, tmp_path: Path) -> None:
+    """Declined with a note, a swap cannot then be approved (an old page's button)."""
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as http:
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        page = await http.get("/swaps")
+        token = token_of(page.text)
+        swap = f"/swaps/{desk.seeded.match_id}"
+        assert (await http.post(f"{swap}/maybe", data={"csrf_token": token})).status_code == 404
+        answer = await http.post(f"{swap}/decline", data={"csrf_token": token, "note": "too soon"})
+        assert answer.status_code == 303
+        assert "Declined" in (await http.get("/swaps")).text
+        answer = await http.post(f"{swap}/approve", data={"csrf_token": token})
+        assert answer.status_code == 303
+        assert "cannot go ahead" in (await http.get("/swaps")).text
+        async with desk.sessionmaker() as session:
+            match = await session.get(PeerMatch, desk.seeded.match_id)
+            assert match is not None and match.status == "declined" and match.note == "too soon"
+            outbox = await session.execute(
+                select(AuditEvent).where(AuditEvent.action == "match_approved")
+            )
+            assert outbox.first() is None
+
+
+async def test_sign_out_ends_every_copy_of_the_cookie(database: Database, tmp_path: Path) -> None:
+    """A cookie copied before sign-out no longer opens any page."""
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        copied = dict(http.cookies)
+        page = await http.get("/")
+        assert page.status_code == 200
+        assert (
+            await http.post("/signout", data={"csrf_token": token_of(page.text)})
+        ).status_code == 303
+        async with client(desk) as thief:
+            thief.cookies.update(copied)
+            assert (await thief.get("/")).status_code == 303
+            assert (await thief.get(f"/members/{desk.seeded.members['Ann']}")).status_code == 303
+        assert (await sign_in(http, NORTH_STAFF, PASSWORD)).status_code == 303
+        assert (await http.get("/")).status_code == 200
+
+
+async def test_member_text_is_shown_as_text(sqlite_db: Database, tmp_path: Path) -> None:
+    """A name or alert holding HTML is escaped on every page, never run."""
+    script = "<script>alert(1)</script>"
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as http:
+        async with desk.sessionmaker.begin() as session:
+            bob = await session.get(Member, desk.seeded.members["Bob"])
+            alert = await session.get(StaffAlert, desk.seeded.alert_id)
+            assert bob is not None and alert is not None
+            bob.first_name = script
+            alert.text = script
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        for path in ("/", f"/members/{desk.seeded.members['Bob']}", "/swaps", "/alerts"):
+            page = await http.get(path)
+            assert page.status_code == 200 and script not in page.text, path
+            assert "&lt;script&gt;" in page.text, path

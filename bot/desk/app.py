@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -145,10 +146,13 @@ def who(staff: Staff) -> str:
 async def signed_in(request: Request) -> Staff | None:
     """The staff member of this session, read again from the database."""
     staff_id = request.session.get("staff_id")
-    if not isinstance(staff_id, int):
+    started = request.session.get("started")
+    if not isinstance(staff_id, int) or not isinstance(started, float):
         return None
     async with desk_of(request).sessionmaker() as session:
         staff = await session.get(Staff, staff_id)
+        if staff is not None and not await auth.session_valid(session, staff_id, started):
+            staff = None
     if staff is None:
         request.session.clear()
     return staff
@@ -268,6 +272,7 @@ def _start_session(request: Request, staff: Staff) -> Response:
     """A fresh session for this staff member (the old one, and its tokens, are gone)."""
     request.session.clear()
     request.session["staff_id"] = staff.id
+    request.session["started"] = time.time()
     return RedirectResponse("/", status_code=303)
 
 
@@ -287,9 +292,12 @@ async def signin_link(request: Request) -> Response:
 
 
 async def signout(request: Request) -> Response:
-    """Sign out: the session is emptied."""
-    if await signed_in(request) is not None:
+    """Sign out: the session is emptied, and every copy of its cookie stops working."""
+    staff = await signed_in(request)
+    if staff is not None:
         await check_token(request)
+        async with desk_of(request).sessionmaker.begin() as session:
+            await auth.end_sessions(session, staff.id)
     request.session.clear()
     return RedirectResponse("/signin", status_code=303)
 
@@ -414,6 +422,8 @@ async def swap_decide(request: Request, staff: Staff) -> Response:
     desk = desk_of(request)
     match_id = int_param(request, "match_id")
     choice = str(request.path_params.get("choice"))
+    if choice not in ("approve", "decline"):
+        raise HTTPException(404, "There is nothing here.")
     form = await request.form()
     scope = auth.scope_of(staff)
     async with desk.sessionmaker.begin() as session:

@@ -179,3 +179,22 @@ async def use_link(session: AsyncSession, token: str, *, now: datetime | None = 
         return SignIn(None, "expired")
     await repo.audit(session, f"desk:{staff.telegram_id}", "desk_sign_in", None, {"with": "link"})
     return SignIn(staff)
+
+
+async def end_sessions(
+    session: AsyncSession, staff_id: int, *, now: datetime | None = None
+) -> None:
+    """Sign out everywhere: every session of this staff member started before now is over."""
+    staff = await session.get(Staff, staff_id)
+    if staff is None:
+        return
+    row = await _login_row(session, staff)
+    row.sessions_valid_from = now or utcnow()
+    await repo.audit(session, f"desk:{staff.telegram_id}", "desk_sign_out", None, {})
+
+
+async def session_valid(session: AsyncSession, staff_id: int, started: float) -> bool:
+    """True when a session started at ``started`` (a UNIX time) has not been signed out."""
+    row = await session.get(DeskLogin, staff_id)
+    valid_from = aware(row.sessions_valid_from) if row is not None else None
+    return valid_from is None or started > valid_from.timestamp()

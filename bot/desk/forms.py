@@ -25,6 +25,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from bot.types import CATEGORIES
 
+#: The largest Telegram user id the database holds (BIGINT).
+MAX_ID = 2**63 - 1
 #: How long a page's form stays usable.
 FORM_LIFETIME = timedelta(hours=8)
 
@@ -55,7 +57,10 @@ class SignInForm(DeskForm):
 
     telegram_id = IntegerField(
         "Your staff number (your Telegram user number)",
-        validators=[InputRequired("Please write your staff number."), NumberRange(min=1)],
+        validators=[
+            InputRequired("Please write your staff number."),
+            NumberRange(min=1, max=MAX_ID, message="Please write your staff number."),
+        ],
     )
     password = PasswordField(
         "Your password",
@@ -89,7 +94,10 @@ class StaffForm(DeskForm):
 
     telegram_id = IntegerField(
         "Their Telegram user number",
-        validators=[InputRequired("Please write their Telegram user number."), NumberRange(min=1)],
+        validators=[
+            InputRequired("Please write their Telegram user number."),
+            NumberRange(min=1, max=MAX_ID, message="Please write a whole number."),
+        ],
     )
     name = StringField("Their name", validators=[Optional(), Length(max=64)])
     network = StringField(

@@ -34,11 +34,11 @@ class DeskNotConfigured(RuntimeError):
     """The desk is switched on but cannot start; the message says what to set."""
 
 
-def check_desk_settings(settings: Settings) -> None:
-    """Fail clearly when the desk is on without its secret."""
-    if settings.desk_enabled and not settings.desk_secret.get_secret_value():
+def check_desk_settings(settings: Settings, *, alone: bool = False) -> None:
+    """Fail clearly when the desk is on (or run alone) without its secret."""
+    if (settings.desk_enabled or alone) and not settings.desk_secret.get_secret_value():
         raise DeskNotConfigured(
-            "SKILLSPARK_DESK_ENABLED is on but SKILLSPARK_DESK_SECRET is not set. "
+            "SKILLSPARK_DESK_SECRET is not set. "
             "Set it to 32 or more random characters, for example from: "
             'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
         )
@@ -83,8 +83,46 @@ async def running_desk(
                 task.result()  # raises what stopped it (for example the port is taken)
                 raise DeskNotConfigured("the desk stopped before it started")
             await asyncio.sleep(0.02)
-        log.info("staff desk on %s", settings.desk_url())
+        log.info("staff desk on %s (plain HTTP: put TLS in front of it)", settings.desk_url())
         yield server
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
+
+
+@asynccontextmanager
+async def maybe_desk(
+    sessionmaker: async_sessionmaker[AsyncSession], labels: Labels, settings: Settings
+) -> AsyncIterator[EmbeddedServer | None]:
+    """The desk while the bot runs, when ``SKILLSPARK_DESK_ENABLED`` is on."""
+    if not settings.desk_enabled:
+        yield None
+        return
+    check_desk_settings(settings)
+    async with running_desk(sessionmaker, labels, settings) as server:
+        yield server
+
+
+async def serve_desk_alone(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """``skillspark desk``: the desk on its own until Ctrl+C or SIGTERM (or ``stop``)."""
+    import signal
+
+    from bot.app import load_app_content
+    from bot.logs import setup_logging
+    from storage.db import make_engine, make_sessionmaker, upgrade
+
+    check_desk_settings(settings, alone=True)
+    setup_logging(settings)
+    labels = Labels.from_content(load_app_content(settings))
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    engine = make_engine(settings.effective_database_url())
+    try:
+        await upgrade(engine)
+        async with running_desk(make_sessionmaker(engine), labels, settings):
+            await stop.wait()
+    finally:
+        await engine.dispose()

@@ -269,3 +269,29 @@ def staff_remove(
         _err().print(f"[red]{telegram_id} is not staff: see 'skillspark staff list'[/]")
         raise typer.Exit(ExitCode.UNKNOWN)
     typer.echo(f"removed {telegram_id}: they can no longer export")
+
+
+@staff_app.command("password")
+def staff_password(
+    telegram_id: Annotated[int, typer.Argument(help="The staff member's Telegram user id.")],
+) -> None:
+    """Set a staff member's password for the staff desk (asked for twice, never shown)."""
+    from bot.desk import auth
+
+    password = typer.prompt(
+        "New desk password (10 or more characters)",
+        hide_input=True,
+        confirmation_prompt="Type it again",
+    )
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        """Store the password's hash."""
+        async with sessionmaker.begin() as session:
+            await auth.set_password(session, telegram_id, password, by=_actor())
+
+    try:
+        _run(work)
+    except auth.PasswordProblem as exc:
+        _err().print(f"[red]the password was not set: {exc}[/]")
+        raise typer.Exit(ExitCode.USAGE) from None
+    typer.echo(f"password set for {telegram_id}: they can sign in to the staff desk")

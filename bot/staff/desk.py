@@ -30,6 +30,8 @@ from storage import repo
 log = logging.getLogger(__name__)
 
 EXPORT_COMMAND = "export"
+#: Staff ask for a one-time sign-in link to the staff desk (``bot/desk``).
+DESK_COMMAND = "desk"
 #: Button choice -> file format.
 FORMAT_CHOICES = {"export_csv": "csv", "export_xlsx": "xlsx", "export_pdf": "pdf"}
 #: Telegram bots may send documents up to 50 MB.
@@ -41,6 +43,8 @@ NONE = "staff.export.none"
 TOO_BIG = "staff.export.too_big"
 FAILED = "staff.export.failed"
 ONLY_STAFF = "staff.only"
+DESK_LINK = "staff.desk.link"
+DESK_OFF = "staff.desk.off"
 #: Every message key the staff commands use (checked when they are set up).
 STAFF_KEYS = (
     CHOOSE,
@@ -49,6 +53,8 @@ STAFF_KEYS = (
     TOO_BIG,
     FAILED,
     ONLY_STAFF,
+    DESK_LINK,
+    DESK_OFF,
     *(f"button.{choice}" for choice in FORMAT_CHOICES),
     *PROFILE_KEYS,
 )
@@ -126,7 +132,7 @@ class ConversationEngine(Protocol):
 def is_staff_input(incoming: Incoming) -> bool:
     """True for ``/export`` and for a tap on one of its format buttons."""
     if incoming.kind == "command":
-        return incoming.value == EXPORT_COMMAND
+        return incoming.value in (EXPORT_COMMAND, DESK_COMMAND)
     return incoming.kind == "button" and incoming.value in FORMAT_CHOICES
 
 
@@ -141,8 +147,12 @@ class StaffCommands:
         *,
         timezone: str = "UTC",
         max_bytes: int = MAX_DOCUMENT_BYTES,
+        desk_url: str | None = None,
     ) -> None:
-        """Wrap ``engine``; fail now when a staff message is missing from the dialogues."""
+        """Wrap ``engine``; fail now when a staff message is missing from the dialogues.
+
+        ``desk_url``: where the staff desk is (``None`` when it is off).
+        """
         missing = labels.missing(STAFF_KEYS)
         if missing:
             raise RuntimeError(f"dialogues are missing staff messages: {', '.join(missing)}")
@@ -151,6 +161,7 @@ class StaffCommands:
         self.labels = labels
         self.timezone = timezone
         self.max_bytes = max_bytes
+        self.desk_url = desk_url
 
     async def handle(
         self, member: MemberKey, incoming: Incoming, *, dedup_key: str | None = None
@@ -163,6 +174,8 @@ class StaffCommands:
                 if not await repo.claim_input(session, dedup_key, None):
                     return []
         telegram_id = _telegram_id(member)
+        if incoming.kind == "command" and incoming.value == DESK_COMMAND:
+            return await self._desk_link(member, telegram_id)
         if incoming.kind == "command":
             return await self._menu(member, telegram_id)
         if telegram_id is None:
@@ -201,6 +214,24 @@ class StaffCommands:
             Button(choice, self.labels.text(f"button.{choice}")) for choice in FORMAT_CHOICES
         )
         return [Reply(key=CHOOSE, text=self.labels.text(CHOOSE), buttons=buttons)]
+
+    async def _desk_link(self, member: MemberKey, telegram_id: int | None) -> list[Reply]:
+        """A one-time sign-in link to the staff desk, for staff only."""
+        from bot.desk.auth import make_link
+
+        if telegram_id is None:
+            return await self._refuse(member)
+        async with self.sessionmaker.begin() as session:
+            token = await make_link(session, telegram_id) if self.desk_url else None
+            if token is None and await staff_scope(session, telegram_id) is None:
+                await repo.audit(session, f"telegram:{telegram_id}", "desk_refused", None, {})
+        if token is None:
+            async with self.sessionmaker() as session:
+                if await staff_scope(session, telegram_id) is None:
+                    return await self._refuse(member)
+            return [self._say(DESK_OFF)]
+        link = f"{self.desk_url}/signin/link/{token}"
+        return [Reply(key=DESK_LINK, text=self.labels.text(DESK_LINK, link=link))]
 
     async def _refuse(self, member: MemberKey) -> list[Reply]:
         """The kind refusal, then (for a member) the question they were on."""

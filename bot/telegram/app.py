@@ -181,6 +181,7 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Run the bot on Telegram until SIGINT/SIGTERM (or ``stop``)."""
     from bot.app import open_runtime, settle_memory
+    from bot.desk.serve import DeskNotConfigured, check_desk_settings, maybe_desk
     from bot.jobs import start_scheduler
     from bot.nudges.jobs import add_nudge_jobs
     from bot.nudges.ptb import TelegramNudgeSender
@@ -192,13 +193,21 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
     token = settings.telegram_bot_token.get_secret_value()
     if not token:
         raise TelegramStartError("TELEGRAM_BOT_TOKEN is not set")
+    try:
+        check_desk_settings(settings)
+    except DeskNotConfigured as exc:
+        raise TelegramStartError(f"the staff desk cannot start: {exc}") from None
     protect_logs(token, settings.webhook_secret.get_secret_value())
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
     async with open_runtime(settings) as runtime:
         protect_logs(token)  # again: the runtime may have set up logging afresh
+        labels = Labels.from_content(runtime.content)
         engine: EngineLike = StaffCommands(
-            runtime.engine, runtime.sessionmaker, Labels.from_content(runtime.content)
+            runtime.engine,
+            runtime.sessionmaker,
+            labels,
+            desk_url=settings.desk_url() if settings.desk_enabled else None,
         )
         speech = speech_from_settings(settings, runtime.content.text(SPEECH_PRESS))
         channel = TelegramChannel(
@@ -228,7 +237,8 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
                 )
                 menus = command_menus(runtime.content.messages, runtime.content.default_language)
                 settle_memory()
-                await serve(app, channel, settings, stop, menus)
+                async with maybe_desk(runtime.sessionmaker, labels, settings):
+                    await serve(app, channel, settings, stop, menus)
         finally:
             if nudges is not None:
                 await nudges.stop()

@@ -36,6 +36,12 @@ RULE_NEGATIVE = "say-what-to-do"
 RULE_PLACEHOLDER = "unknown-placeholder"
 RULE_EMPTY = "empty-message"
 RULE_FILE = "file-problem"
+# House style (on for check_dialogues; see HOUSE_RULES and check_house_style).
+RULE_PICTURE_FIRST = "picture-not-first"
+RULE_PICTURES_SCATTERED = "pictures-scattered"
+RULE_CHILDISH_PRAISE = "childish-praise"
+RULE_EXCLAMATIONS = "too-many-exclamations"
+RULE_QUESTIONS = "more-than-1-question"
 
 #: Every rule id the checker can report.
 RULES: tuple[str, ...] = (
@@ -53,6 +59,20 @@ RULES: tuple[str, ...] = (
     RULE_PLACEHOLDER,
     RULE_EMPTY,
     RULE_FILE,
+    RULE_PICTURE_FIRST,
+    RULE_PICTURES_SCATTERED,
+    RULE_CHILDISH_PRAISE,
+    RULE_EXCLAMATIONS,
+    RULE_QUESTIONS,
+)
+
+#: The house-style rules: one picture at the start, adult praise, 1 "!" and 1 "?" at most.
+HOUSE_RULES: tuple[str, ...] = (
+    RULE_PICTURE_FIRST,
+    RULE_PICTURES_SCATTERED,
+    RULE_CHILDISH_PRAISE,
+    RULE_EXCLAMATIONS,
+    RULE_QUESTIONS,
 )
 
 # ------------------------------------------------------------------ limits
@@ -181,6 +201,17 @@ METAPHORS: tuple[str, ...] = (
     "head, hands and heart",
 )
 
+#: Praise that speaks to an adult like a child (praise the doing instead).
+CHILDISH_PRAISE: tuple[str, ...] = (
+    "well done",
+    "good job",
+    "great job",
+    "clever",
+    "good girl",
+    "good boy",
+    "you did it",
+)
+
 NUMBER_WORDS: tuple[str, ...] = (
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
     "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
@@ -216,10 +247,10 @@ _NEGATIVE_ANYWHERE = re.compile(
     r"|\btry\s+not\s+to\b",
     re.IGNORECASE,
 )
-# Pictographs, symbols, dingbats, arrows used as emoji, keycaps, regional flags.
+# Pictographs, symbols, dingbats, arrows and shapes used as emoji (▶️ ◀️), keycaps, flags.
 _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\u2600-\u27bf\u2300-\u23ff\u2b00-\u2bff"
-    "\u2190-\u21ff\u3030\u303d\u3297\u3299\u20e3]"
+    "\u2190-\u21ff\u25a0-\u25ff\u203c\u2049\u2139\u24c2\u3030\u303d\u3297\u3299\u20e3]"
 )
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 _CONSONANT_LE = re.compile(r"[^aeiouy]les?$")
@@ -417,11 +448,64 @@ def _check_placeholders(key: str, text: str) -> list[Finding]:
     ]
 
 
-def check_text(key: str, text: str, *, is_button: bool = False) -> list[Finding]:
-    """Check one message against every easy-read rule; buttons skip sentence and grade rules."""
+# The {emoji} placeholder is filled with a picture, so it counts as one.
+_PICTURE_OR_SLOT = re.compile(r"\{emoji\}|" + _PICTURE.pattern)
+
+
+def _check_pictures(key: str, text: str) -> list[Finding]:
+    """One picture at the start; later pictures only at the start of a list line."""
+    found: list[Finding] = []
+    for n, match in enumerate(_PICTURE_OR_SLOT.finditer(text)):
+        before = text[: match.start()]
+        line_start = before.rfind("\n") + 1
+        if n == 0:
+            if before.strip():
+                found.append(
+                    Finding(
+                        key,
+                        RULE_PICTURE_FIRST,
+                        f"'{match.group(0)}' comes after words; put 1 picture at the start",
+                    )
+                )
+        elif text[line_start : match.start()].strip():
+            found.append(
+                Finding(
+                    key,
+                    RULE_PICTURES_SCATTERED,
+                    f"'{match.group(0)}' is inside a line; keep 1 picture, at the start",
+                )
+            )
+    return found
+
+
+def check_house_style(key: str, text: str) -> list[Finding]:
+    """The house-style rules (HOUSE_RULES): pictures, adult praise, "!" and "?"."""
+    found = _check_pictures(key, text)
+    lowered = strip_for_reading(text).lower().replace("’", "'")
+    for phrase in CHILDISH_PRAISE:
+        if _phrase_in(phrase, lowered):
+            found.append(
+                Finding(key, RULE_CHILDISH_PRAISE, f"'{phrase}': say what the person does instead")
+            )
+    if text.count("!") > 1:
+        found.append(Finding(key, RULE_EXCLAMATIONS, f"{text.count('!')} '!' (at most 1)"))
+    if text.count("?") > 1:
+        found.append(Finding(key, RULE_QUESTIONS, f"{text.count('?')} questions; ask 1 at a time"))
+    return found
+
+
+def check_text(
+    key: str, text: str, *, is_button: bool = False, house_style: bool = False
+) -> list[Finding]:
+    """Check one message against every easy-read rule; buttons skip sentence and grade rules.
+
+    With ``house_style`` the HOUSE_RULES are checked too (``check_dialogues`` does).
+    """
     if not text.strip():
         return [Finding(key, RULE_EMPTY, "the message is empty")]
     found: list[Finding] = []
+    if house_style:
+        found += check_house_style(key, text)
     if len(text) > MESSAGE_MAX_CHARS:
         found.append(
             Finding(key, RULE_LENGTH, f"{len(text)} characters (at most {MESSAGE_MAX_CHARS})")
@@ -473,7 +557,9 @@ def _check_message_file(path: Path, where: str) -> list[Finding]:
         if not isinstance(value, str):
             found.append(Finding(str(key), RULE_FILE, f"{where}: the message is not text"))
             continue
-        found += check_text(str(key), value, is_button=str(key).startswith("button."))
+        found += check_text(
+            str(key), value, is_button=str(key).startswith("button."), house_style=True
+        )
     return found
 
 

@@ -13,9 +13,11 @@ from bot.easyread import Finding, check_dialogues, check_text, run_check
 DIALOGUES = Path(__file__).resolve().parent.parent / "dialogues"
 
 
-def rules(text: str, *, key: str = "test.key", is_button: bool = False) -> set[str]:
+def rules(
+    text: str, *, key: str = "test.key", is_button: bool = False, house_style: bool = False
+) -> set[str]:
     """The rule ids a text breaks."""
-    return {f.rule for f in check_text(key, text, is_button=is_button)}
+    return {f.rule for f in check_text(key, text, is_button=is_button, house_style=house_style)}
 
 
 def sentence_of(n: int) -> str:
@@ -81,9 +83,75 @@ def test_each_rule_catches_bad_text_and_passes_good_text(rule: str, bad: str, go
     assert rule not in rules(good), f"{rule} should pass: {good!r}"
 
 
+# ------------------------------------------------------------------ house style
+
+HOUSE_CASES = [
+    # (rule, bad text, good text), checked with house_style=True
+    (easyread.RULE_PICTURE_FIRST, "Do you make tea? ☕", "☕ Do you make tea?"),
+    (easyread.RULE_PICTURE_FIRST, "You may be good at {label} {emoji}.", "{emoji} You cook."),
+    (
+        easyread.RULE_PICTURES_SCATTERED,
+        "👋 Hello. I am SkillSpark ✨. I help you 🌟.",
+        "👋 Hello. I am SkillSpark. I help you.",
+    ),
+    (
+        easyread.RULE_PICTURES_SCATTERED,
+        "💡 Here is how to use me.\n👇 Tap a button ✅.",
+        "💡 Here is how to use me.\n👇 Tap a button.\n⏸️ pause: stop for now.",
+    ),
+    (
+        easyread.RULE_PICTURES_SCATTERED,
+        "⏸️ We are taking a break. Carry on ▶️.",
+        "⏸️ We are taking a break. Send /start to carry on.",
+    ),
+    (
+        easyread.RULE_CHILDISH_PRAISE,
+        "👏 Well done. We have finished talking about food.",
+        "✅ We have finished talking about food.",
+    ),
+    (easyread.RULE_CHILDISH_PRAISE, "🌟 Good job on the bins.", "🗑️ You sort the recycling."),
+    (easyread.RULE_CHILDISH_PRAISE, "🌟 You are so clever.", "🍳 You cook for your friends."),
+    (easyread.RULE_CHILDISH_PRAISE, "🎉 You did it.", "🎉 You have answered all the questions."),
+    (easyread.RULE_CHILDISH_PRAISE, "🐕 Good boy.", "🐕 You walk the dog every day."),
+    (easyread.RULE_EXCLAMATIONS, "👋 Hello! Nice to meet you!", "👋 Hello! Nice to meet you."),
+    (easyread.RULE_QUESTIONS, "☕ Do you make tea? Do you make coffee?", "☕ Do you make tea?"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "bad", "good"), HOUSE_CASES, ids=[f"{c[0]}:{c[1][:20]}" for c in HOUSE_CASES]
+)
+def test_each_house_rule_catches_bad_text_and_passes_good_text(
+    rule: str, bad: str, good: str
+) -> None:
+    """With house style on, the bad example breaks the rule and the good example passes all."""
+    assert rule in rules(bad, house_style=True), f"{rule} should catch: {bad!r}"
+    assert rules(good, house_style=True) == set(), f"should pass: {good!r}"
+
+
+def test_house_rules_are_off_unless_asked_and_on_for_the_dialogues(tmp_path: Path) -> None:
+    """check_text keeps house style off by default; check_dialogues turns it on."""
+    text = "👏 Well done, you make tea ☕."
+    assert rules(text) == set()
+    assert {f.rule for f in easyread.check_house_style("k", text)} == {
+        easyread.RULE_CHILDISH_PRAISE,
+        easyread.RULE_PICTURES_SCATTERED,
+    }
+    found = {f.rule for f in check_dialogues(write_tree(tmp_path / "d", {"k": text}))}
+    assert found == {easyread.RULE_CHILDISH_PRAISE, easyread.RULE_PICTURES_SCATTERED}
+    assert set(easyread.HOUSE_RULES) <= set(easyread.RULES)
+
+
+def test_whole_pictures_count_once_and_list_lines_keep_their_picture() -> None:
+    """A joined picture or a keycap is 1 picture; each list line may start with 1."""
+    assert rules("🧑\u200d🏫 You show people how to do things.", house_style=True) == set()
+    assert rules("📅 How many days?\n1️⃣ 1 day\n2️⃣ 2 days", house_style=True) == set()
+    assert easyread.RULE_PICTURES_SCATTERED in rules("📅 Days 1️⃣ 2️⃣", house_style=True)
+
+
 def test_every_rule_id_is_exercised() -> None:
     """Each rule the checker reports has at least one example above."""
-    tested = {c[0] for c in CASES} | {easyread.RULE_FILE}
+    tested = {c[0] for c in CASES} | {c[0] for c in HOUSE_CASES} | {easyread.RULE_FILE}
     assert set(easyread.RULES) <= tested
 
 
@@ -166,10 +234,10 @@ def test_check_dialogues_reports_bad_messages_by_key(tmp_path: Path) -> None:
     root = write_tree(
         tmp_path / "dialogues",
         {
-            "q.food.tea": "Don't you make tea? ☕",
+            "q.food.tea": "☕ Don't you make tea?",
             "button.yes": "✅ Yes",
             "button.no": "No",
-            "r.food.tea": "You make tea for your friends 🍵.",
+            "r.food.tea": "🍵 You make tea for your friends.",
         },
     )
     found = check_dialogues(root)
@@ -188,7 +256,7 @@ def test_check_dialogues_reports_broken_files_and_skill_labels(tmp_path: Path) -
     """A message file that is not key: text, and a skill label with initials, are reported."""
     root = write_tree(
         tmp_path / "dialogues",
-        {"ok": "Hello 👋."},
+        {"ok": "👋 Hello."},
         skills={
             "categories": {"fixing": {"label": "making and fixing things", "emoji": "🔧"}},
             "skills": [
@@ -220,7 +288,7 @@ def test_run_check_prints_findings_and_returns_exit_code(
     out = capsys.readouterr().out
     assert "q.food.tea" in out and easyread.RULE_EMOJI in out
 
-    good = write_tree(tmp_path / "good", {"q.food.tea": "Do you make tea? ☕"})
+    good = write_tree(tmp_path / "good", {"q.food.tea": "☕ Do you make tea?"})
     assert run_check(good) == 0
 
 
@@ -244,7 +312,7 @@ def _topic_flows() -> list[dict[str, object]]:
 
 
 def test_reflections_name_the_first_skill_of_their_question() -> None:
-    """Each reflection names the first listed skill (label and emoji), the one confirmed next."""
+    """Each reflection names the first listed skill, the one confirmed next, beside its picture."""
     messages: dict[str, str] = {}
     for path in (DIALOGUES / "en").glob("*.yml"):
         messages.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
@@ -259,8 +327,10 @@ def test_reflections_name_the_first_skill_of_their_question() -> None:
         for q in questions:
             first = skills[q["skills"][0]]
             reflection = messages[q["reflect"]]
-            if f"{first['label']} {first['emoji']}" not in reflection:
-                problems.append(f"{q['reflect']}: should name '{first['label']} {first['emoji']}'")
+            if first["label"] not in reflection:
+                problems.append(f"{q['reflect']}: should name '{first['label']}'")
+            if not reflection.startswith(first["emoji"]):
+                problems.append(f"{q['reflect']}: should start with {first['emoji']}")
             if "?" not in messages[q["text"]]:
                 problems.append(f"{q['text']}: a question needs a question mark")
     assert problems == []

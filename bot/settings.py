@@ -141,9 +141,15 @@ class Settings(BaseSettings):
     health_port: int = Field(default=0, ge=0, le=65535, alias="SKILLSPARK_HEALTH_PORT")
 
     def effective_database_url(self) -> str:
-        """The database URL to use: the configured one or the SQLite default."""
+        """The database URL to use: the configured one (with an async driver) or the SQLite default.
+
+        ``sqlite:///x.db`` and ``postgresql://...`` are accepted: the async driver
+        is filled in (``storage.db.async_url``; the start-up log says so once).
+        """
         if self.database_url:
-            return self.database_url
+            from storage.db import async_url
+
+            return async_url(self.database_url)
         return f"sqlite+aiosqlite:///{self.data_dir / 'skillspark.db'}"
 
 

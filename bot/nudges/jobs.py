@@ -86,10 +86,12 @@ def add_nudge_jobs(
     """Add the planning, sending and matching jobs (sending only with a ``sender``).
 
     Settings (``SKILLSPARK_NUDGE_*``, README): the sweep intervals, the planning
-    cap, ``nudge_rate`` (28 a second, leaving room for replies; divide by the
-    number of bot processes), ``nudge_max_open_matches`` and the member defaults
-    of :class:`NudgeDefaults`. With ``stop`` (the event the bot sets on
-    SIGTERM/SIGINT), sending stops taking new nudges as soon as it is set.
+    cap, ``nudge_rate`` (28 a second, leaving room for replies),
+    ``nudge_max_open_matches`` and the member defaults of :class:`NudgeDefaults`.
+    With ``once`` (several processes on one database) each job runs in one
+    process at a time (``bot.jobs.RunOnce``), so the rate is the bot's. With
+    ``stop`` (the event the bot sets on SIGTERM/SIGINT), sending stops taking new
+    nudges as soon as it is set.
     """
     planner = Planner(
         sessionmaker,

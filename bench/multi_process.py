@@ -65,6 +65,8 @@ def main() -> int:
     print(f"merged       {result.merged}")
     print(f"stored once  {result.answered_once}; order kept per chat {result.order_kept}; "
           f"inbox left {result.inbox_left}; exit codes {result.exit_codes}")  # fmt: skip
+    for problem in result.problems[:20]:
+        print(f"problem      {problem}")
     ok = result.answered_once and result.order_kept and result.lost == 0
     return 0 if ok else 1
 

@@ -169,8 +169,9 @@ class SharedInbox(SqlInbox):
 
         Oldest first; ``skip`` (updates this process has open already) are not
         returned, but their chats' leases are renewed. Candidate rows are read
-        with ``FOR UPDATE SKIP LOCKED`` so two sweeps do not fight over a row;
-        the lease upsert decides who holds each chat.
+        with ``FOR UPDATE SKIP LOCKED`` so two sweeps do not wait on each other;
+        the lease upsert decides who holds each chat, and the held chats' rows
+        are then read in full (a skipped row may be a chat's oldest).
         """
         from storage import leases
 
@@ -195,6 +196,17 @@ class SharedInbox(SqlInbox):
             held = await leases.claim_chats(
                 session, self.channel, {int(r[2]) for r in found}, self.owner, self.lease_s, now
             )
+            if not held:
+                return []
+            # Read the held chats' rows again, unlocked: SKIP LOCKED may have hidden an
+            # older row of a chat (locked by another sweep that then lost the chat to us),
+            # and a chat's rows must start oldest first.
+            every = (
+                select(_TABLE.c.update_id, _TABLE.c.body, _TABLE.c.chat, _TABLE.c.owner)
+                .where(_TABLE.c.channel == self.channel, _TABLE.c.chat.in_(sorted(held)))
+                .order_by(_TABLE.c.update_id)
+            )
+            found = (await session.execute(every)).all()
             taken: list[ChatRaw] = []
             for update_id, body, chat, owner in found:
                 if int(chat) in held and int(update_id) not in left_out:

@@ -98,10 +98,18 @@ async def open_runtime(
 
     ``content`` and ``finder`` may be passed in when already built (tests reuse them).
     """
+    from bot import preflight
+
     setup_logging(settings)
+    preflight.note_driver(settings)
+    preflight.check_speech()
+    if understanding is None:
+        await preflight.check_rasa(settings)
     content = content or load_app_content(settings)
-    db = make_engine(settings.effective_database_url(), schema=db_schema)
+    url = settings.effective_database_url()
+    db = make_engine(url, schema=db_schema)
     try:
+        await preflight.check_database(db, url)
         await upgrade(db)
         sessionmaker = make_sessionmaker(db)
         finder = finder or SpacySkillFinder(content.taxonomy)

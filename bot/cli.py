@@ -164,11 +164,16 @@ def settings_problems(exc: ValidationError) -> str:
 
 def main() -> None:
     """Console-script entry point."""
+    from bot.preflight import StartupError
+
     _register_subapps()
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except StartupError as exc:
+        typer.echo(f"SkillSpark cannot start: {exc}", err=True)
+        sys.exit(2)
     except ValidationError as exc:
         if exc.title != Settings.__name__:
             raise

@@ -2,6 +2,12 @@
 
 Schedules are not state: every job reads what it must do from the database, so
 a restart loses nothing. Each job runs in its own transaction.
+
+With several bot processes on one database every process schedules every job,
+and :class:`RunOnce` lets one of them run it: the process holding the job's
+lease row (``storage/leases.py``) runs it and renews the lease each time; the
+others skip their turn until the lease runs out (the holder died), then one of
+them takes the job over.
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
@@ -20,6 +26,7 @@ from storage import repo
 from storage.models import StaffAlert, utcnow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Finds who should hear about an alert in a network: a list of Telegram ids.
 Recipients = Callable[[AsyncSession, str], Awaitable[list[int]]]
@@ -109,17 +116,72 @@ async def sweep_alerts(
     return delivered
 
 
+class RunOnce:
+    """Jobs that run in one bot process at a time across every process on the database."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], owner: str, lease_s: float = 30.0
+    ) -> None:
+        """Run as process ``owner``; a job's lease lasts ``lease_s`` (or two runs, if longer)."""
+        self.sessionmaker = sessionmaker
+        self.owner = owner
+        self.lease_s = lease_s
+        #: job name -> runs skipped because another process holds the job
+        self.skipped: dict[str, int] = {}
+        self.ran: dict[str, int] = {}
+
+    def wrap(
+        self, name: str, job: Callable[..., Awaitable[T]], every_s: float
+    ) -> Callable[..., Awaitable[T | None]]:
+        """``job`` run only while this process holds the lease of ``name``; ``None`` when skipped.
+
+        The lease outlasts two runs, so the holder keeps it from run to run;
+        when the holder dies another process runs the job after at most that long.
+        """
+        seconds = max(self.lease_s, 2 * every_s)
+
+        async def once(*args: Any, **kwargs: Any) -> T | None:
+            if not await self.claim(name, seconds):
+                self.skipped[name] = self.skipped.get(name, 0) + 1
+                return None
+            self.ran[name] = self.ran.get(name, 0) + 1
+            return await job(*args, **kwargs)
+
+        once.__name__ = once.__qualname__ = f"once_{name}"
+        return once
+
+    async def claim(self, name: str, seconds: float) -> bool:
+        """Take or renew the job's lease; False while another process holds it (or on error)."""
+        from storage.leases import claim_job
+
+        try:
+            async with self.sessionmaker.begin() as session:
+                return await claim_job(session, name, self.owner, seconds)
+        except Exception as exc:
+            log.warning("job %s skipped: its lease could not be checked (%s)", name, exc)
+            return False
+
+
 def start_scheduler(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     *,
     sender: AlertSender | None = None,
     recipients: Recipients | None = None,
+    once: RunOnce | None = None,
 ) -> AsyncIOScheduler:
-    """Start the jobs: the daily retention purge and, with a sender, the alert sweep."""
+    """Start the jobs: the daily retention purge and, with a sender, the alert sweep.
+
+    With ``once`` each job runs in one process at a time (several processes).
+    """
     scheduler = AsyncIOScheduler(timezone="UTC")
+    purge: Callable[..., Awaitable[Any]] = purge_old_answers
+    sweep: Callable[..., Awaitable[Any]] = sweep_alerts
+    if once is not None:
+        purge = once.wrap("retention_purge", purge_old_answers, 24 * 3600)
+        sweep = once.wrap("alert_sweep", sweep_alerts, settings.alert_sweep_seconds)
     scheduler.add_job(
-        purge_old_answers,
+        purge,
         "interval",
         hours=24,
         args=[sessionmaker, settings],
@@ -130,7 +192,7 @@ def start_scheduler(
     )
     if sender is not None and recipients is not None:
         scheduler.add_job(
-            sweep_alerts,
+            sweep,
             "interval",
             seconds=settings.alert_sweep_seconds,
             args=[sessionmaker, sender, recipients],

@@ -168,10 +168,30 @@ class Settings(BaseSettings):
     # --- logging
     log_level: str = Field(default="INFO", alias="SKILLSPARK_LOG_LEVEL")
 
+    # --- several processes, health and stopping (docs/deploy.md)
+    process_id: str = Field(
+        default="",
+        max_length=96,
+        alias="SKILLSPARK_PROCESS_ID",
+        description="This process in the lease tables; empty means host:pid:random.",
+    )
+    lease_seconds: float = Field(default=30.0, ge=1, le=3600, alias="SKILLSPARK_LEASE_SECONDS")
+    inbox_sweep_seconds: float = Field(
+        default=0.5, gt=0, le=60, alias="SKILLSPARK_INBOX_SWEEP_SECONDS"
+    )
+    stop_seconds: float = Field(default=15.0, ge=0, le=600, alias="SKILLSPARK_STOP_SECONDS")
+    health_port: int = Field(default=0, ge=0, le=65535, alias="SKILLSPARK_HEALTH_PORT")
+
     def effective_database_url(self) -> str:
-        """The database URL to use: the configured one or the SQLite default."""
+        """The database URL to use: the configured one (with an async driver) or the SQLite default.
+
+        ``sqlite:///x.db`` and ``postgresql://...`` are accepted: the async driver
+        is filled in (``storage.db.async_url``; the start-up log says so once).
+        """
         if self.database_url:
-            return self.database_url
+            from storage.db import async_url
+
+            return async_url(self.database_url)
         return f"sqlite+aiosqlite:///{self.data_dir / 'skillspark.db'}"
 
 

@@ -17,6 +17,29 @@ from storage.sqlite_inline import inline_connect
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
+#: Sync drivers (or none) and the async driver SkillSpark uses instead.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg2": "postgresql+psycopg",
+}
+
+
+def async_url(url: str) -> str:
+    """The URL with an async driver: ``sqlite:///x.db`` becomes ``sqlite+aiosqlite:///x.db``.
+
+    ``postgresql://`` (and ``postgres://``, ``postgresql+psycopg2://``) become
+    ``postgresql+psycopg://``; a URL with an async driver is left as it is.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    better = _ASYNC_DRIVERS.get(scheme.lower())
+    return f"{better}://{rest}" if better else url
+
+
 def is_sqlite(url: str) -> bool:
     """True when the URL points at SQLite."""
     return make_url(url).get_backend_name() == "sqlite"
@@ -99,9 +122,21 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
+#: PostgreSQL advisory lock key held while migrating (several processes start at once).
+MIGRATION_LOCK = 0x5C111_5A4C
+
+
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the database schema up to date (run at every start)."""
+    """Bring the database schema up to date (run at every start).
+
+    On PostgreSQL one process migrates at a time (a transaction-scoped advisory
+    lock): bot processes starting together would otherwise race to create tables.
+    """
+    from sqlalchemy import text
+
     async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(_upgrade)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import InboundUpdate, utcnow
@@ -121,3 +121,136 @@ class SqlInbox:
         async with self.sessionmaker() as session:
             result = await session.execute(query)
             return [(int(i), str(b)) for i, b in result.all()]
+
+
+#: One update with its chat: id, raw JSON body, chat id.
+ChatRaw = tuple[int, str, int]
+
+
+class SharedInbox(SqlInbox):
+    """The inbox shared by several bot processes on one PostgreSQL (``storage/leases.py``).
+
+    An update is kept with its chat; a process starts a chat's updates only
+    while it holds the chat's lease (:meth:`take`), renews the lease while they
+    run (:meth:`renew`) and drops it with the answered rows (:meth:`forget_done`).
+    Rows of a chat whose lease ran out (its process died) are taken by the next
+    :meth:`take` of any process.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        owner: str,
+        *,
+        lease_s: float = 30.0,
+        channel: str = "telegram",
+    ) -> None:
+        """Keep ``channel``'s updates as process ``owner`` with leases of ``lease_s`` seconds."""
+        super().__init__(sessionmaker, channel)
+        self.owner = owner
+        self.lease_s = lease_s
+        #: how many rows the last :meth:`take` got that another process had taken before
+        self.last_taken_over = 0
+
+    async def keep_rows(self, rows: Sequence[ChatRaw]) -> None:
+        """Keep new updates with their chats (one kept before is left as it is)."""
+        if not rows:
+            return
+        now = utcnow()
+        values = [
+            {"channel": self.channel, "update_id": i, "body": b, "chat": c, "received_at": now}
+            for i, b, c in rows
+        ]
+        async with self.sessionmaker.begin() as session:
+            await session.execute(_insert(session), values)
+
+    async def take(self, skip: Iterable[int] = (), limit: int = 1_000) -> list[ChatRaw]:
+        """Claim the chats of waiting updates that no other live process holds; their updates.
+
+        Oldest first; ``skip`` (updates this process has open already) are not
+        returned, but their chats' leases are renewed. Candidate rows are read
+        with ``FOR UPDATE SKIP LOCKED`` so two sweeps do not wait on each other;
+        the lease upsert decides who holds each chat, and the held chats' rows
+        are then read in full (a skipped row may be a chat's oldest).
+        """
+        from storage import leases
+
+        now = utcnow()
+        busy_elsewhere = leases.live_lease_of_another(
+            _TABLE.c.channel, _TABLE.c.chat, self.owner, now
+        )
+        query = (
+            select(_TABLE.c.update_id, _TABLE.c.body, _TABLE.c.chat, _TABLE.c.owner)
+            .where(_TABLE.c.channel == self.channel, ~busy_elsewhere)
+            .order_by(_TABLE.c.update_id)
+            .limit(limit)
+        )
+        left_out = set(skip)
+        self.last_taken_over = 0
+        async with self.sessionmaker.begin() as session:
+            if session.bind is not None and session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            found = (await session.execute(query)).all()
+            if not found:
+                return []
+            held = await leases.claim_chats(
+                session, self.channel, {int(r[2]) for r in found}, self.owner, self.lease_s, now
+            )
+            if not held:
+                return []
+            # Read the held chats' rows again, unlocked: SKIP LOCKED may have hidden an
+            # older row of a chat (locked by another sweep that then lost the chat to us),
+            # and a chat's rows must start oldest first.
+            every = (
+                select(_TABLE.c.update_id, _TABLE.c.body, _TABLE.c.chat, _TABLE.c.owner)
+                .where(_TABLE.c.channel == self.channel, _TABLE.c.chat.in_(sorted(held)))
+                .order_by(_TABLE.c.update_id)
+            )
+            found = (await session.execute(every)).all()
+            taken: list[ChatRaw] = []
+            for update_id, body, chat, owner in found:
+                if int(chat) in held and int(update_id) not in left_out:
+                    taken.append((int(update_id), str(body), int(chat)))
+                    if owner is not None and owner != self.owner:
+                        self.last_taken_over += 1
+            if taken:
+                await session.execute(
+                    update(_TABLE)
+                    .where(
+                        _TABLE.c.channel == self.channel,
+                        _TABLE.c.update_id.in_([i for i, _, _ in taken]),
+                    )
+                    .values(owner=self.owner)
+                )
+        return taken
+
+    async def renew(self, chats: Iterable[int]) -> set[int]:
+        """Renew our leases of ``chats``; the ones still held."""
+        from storage import leases
+
+        wanted = set(chats)
+        if not wanted:
+            return set()
+        async with self.sessionmaker.begin() as session:
+            return await leases.claim_chats(session, self.channel, wanted, self.owner, self.lease_s)
+
+    async def forget_done(self, answered: Iterable[int], idle_chats: Iterable[int]) -> None:
+        """One transaction: forget answered updates, drop the leases of chats with nothing open."""
+        from storage import leases
+
+        done, idle = list(answered), set(idle_chats)
+        if not done and not idle:
+            return
+        async with self.sessionmaker.begin() as session:
+            if done:
+                await session.execute(_FORGET, {"_channel": self.channel, "_ids": done})
+            await leases.release_chats(session, self.channel, idle, self.owner)
+
+    async def release_all(self) -> None:
+        """Drop every chat lease of this process (on stop: its open updates wait for others)."""
+        from storage.leases import CHATS
+
+        async with self.sessionmaker.begin() as session:
+            await session.execute(
+                delete(CHATS).where(CHATS.c.channel == self.channel, CHATS.c.owner == self.owner)
+            )

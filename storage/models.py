@@ -159,6 +159,33 @@ class InboundUpdate(Base):
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     body: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the chat it belongs to (one process handles a chat at a time: ``ChatLease``)
+    chat: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: the process that took it last (``SKILLSPARK_PROCESS_ID``); None until taken
+    owner: Mapped[str | None] = mapped_column(String(96))
+
+    __table_args__ = (Index("ix_inbound_updates_chat", "channel", "chat"),)
+
+
+class ChatLease(Base):
+    """One chat handled by one bot process until ``until`` (renewed while it works)."""
+
+    __tablename__ = "chat_leases"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(96))
+    until: Mapped[datetime] = mapped_column()
+
+
+class JobLease(Base):
+    """A job that runs in one bot process at a time (a sweep, long polling)."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(96))
+    until: Mapped[datetime] = mapped_column()
 
 
 class StaffAlert(Base):

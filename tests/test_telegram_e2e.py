@@ -554,3 +554,23 @@ def test_a_typed_answer_is_understood_through_rasa(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_a_second_polling_process_exits_with_one_clear_line(
+    peer: BotApiPeer, tmp_path: Path
+) -> None:
+    first = start_bot(peer, tmp_path, "first", SKILLSPARK_LEASE_SECONDS="2")
+    try:
+        wait_polling(peer, first)
+        second = start_bot(peer, tmp_path, "second", SKILLSPARK_LEASE_SECONDS="2")
+        code = second.proc.wait(timeout=START_S)
+        assert code == 2, second.output()[-4000:]
+        lines = [line for line in second.output().splitlines() if "long polling" in line]
+        assert any(
+            "is already getting updates by long polling; run one polling process" in line
+            for line in lines
+        ), second.output()[-4000:]
+        assert "Traceback" not in second.output()
+        assert first.proc.poll() is None  # the first one goes on
+    finally:
+        assert first.stop() == 0, first.output()[-4000:]

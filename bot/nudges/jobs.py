@@ -14,6 +14,7 @@ nudge once.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content import Content
+from bot.jobs import RunOnce
 from bot.nudges.matches import propose_matches
 from bot.nudges.pacer import Pacer
 from bot.nudges.planner import Planner
@@ -79,14 +81,17 @@ def add_nudge_jobs(
     *,
     start_in: timedelta = timedelta(seconds=20),
     stop: asyncio.Event | None = None,
+    once: RunOnce | None = None,
 ) -> NudgeJobs:
     """Add the planning, sending and matching jobs (sending only with a ``sender``).
 
     Settings (``SKILLSPARK_NUDGE_*``, README): the sweep intervals, the planning
-    cap, ``nudge_rate`` (28 a second, leaving room for replies; divide by the
-    number of bot processes), ``nudge_max_open_matches`` and the member defaults
-    of :class:`NudgeDefaults`. With ``stop`` (the event the bot sets on
-    SIGTERM/SIGINT), sending stops taking new nudges as soon as it is set.
+    cap, ``nudge_rate`` (28 a second, leaving room for replies),
+    ``nudge_max_open_matches`` and the member defaults of :class:`NudgeDefaults`.
+    With ``once`` (several processes on one database) each job runs in one
+    process at a time (``bot.jobs.RunOnce``), so the rate is the bot's. With
+    ``stop`` (the event the bot sets on SIGTERM/SIGINT), sending stops taking new
+    nudges as soon as it is set.
     """
     planner = Planner(
         sessionmaker,
@@ -95,9 +100,12 @@ def add_nudge_jobs(
         per_sweep=settings.nudge_plan_per_sweep or None,
     )
     first = utcnow() + start_in
+    guard: Callable[[str, Any, float], Any] = (
+        once.wrap if once is not None else lambda _name, job, _every: job
+    )
     common: dict[str, Any] = {"coalesce": True, "max_instances": 1, "replace_existing": True}
     scheduler.add_job(
-        planner.sweep,
+        guard("nudge_plan", planner.sweep, settings.nudge_plan_seconds),
         "interval",
         seconds=settings.nudge_plan_seconds,
         id="nudge_plan",
@@ -105,7 +113,7 @@ def add_nudge_jobs(
         **common,
     )
     scheduler.add_job(
-        propose_job,
+        guard("peer_match_proposals", propose_job, settings.nudge_match_minutes * 60),
         "interval",
         minutes=settings.nudge_match_minutes,
         args=[sessionmaker, settings.nudge_max_open_matches],
@@ -123,7 +131,7 @@ def add_nudge_jobs(
             pacer=Pacer(settings.nudge_rate),
         )
         scheduler.add_job(
-            service.sweep,
+            guard("nudge_send", service.sweep, settings.nudge_sweep_seconds),
             "interval",
             seconds=settings.nudge_sweep_seconds,
             id="nudge_send",

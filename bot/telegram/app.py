@@ -22,7 +22,14 @@ from bot.speech import personal_keys, speech_from_settings
 from bot.speech.text import SPEECH_PRESS
 from bot.telegram.channel import MENU_COMMANDS, TELEGRAM_KEYS, EngineLike, TelegramChannel, Texts
 from bot.telegram.limiter import PacedRateLimiter
-from bot.telegram.serve import Backoff, poll_updates, serve_webhook, wait_or_stop
+from bot.telegram.serve import (
+    Backoff,
+    Health,
+    HealthServer,
+    poll_updates,
+    serve_webhook,
+    wait_or_stop,
+)
 from storage.db import is_sqlite
 
 log = logging.getLogger(__name__)
@@ -139,8 +146,12 @@ async def serve(
     settings: Settings,
     stop: asyncio.Event,
     menus: list[Menu],
+    health: Health | None = None,
+    polling_lease: PollingLease | None = None,
 ) -> None:
     """Run an initialised application until ``stop``: commands, then polling or the webhook."""
+    if not settings.webhook_url and polling_lease is not None:
+        await polling_lease.take(stop)  # raises when another process is polling
     await app.start()
     try:
         await channel.replay()
@@ -156,6 +167,7 @@ async def serve(
                 secret=secret,
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,
+                health=health,
             )
         else:
             try:
@@ -163,11 +175,75 @@ async def serve(
             except TelegramError as exc:
                 log.warning("could not remove an old webhook: %s", exc)
             log.info("SkillSpark is on Telegram as @%s (long polling)", app.bot.username)
-            await poll_updates(app.bot, channel, stop)
+            health_server = None
+            if health is not None and settings.health_port:
+                health_server = HealthServer(health)
+                health_server.listen(settings.health_port, settings.webhook_listen)
+            try:
+                if polling_lease is not None:
+                    polling_lease.keep_renewing(stop)
+                await poll_updates(app.bot, channel, stop)
+            finally:
+                if health_server is not None:
+                    await health_server.close()
+                if polling_lease is not None:
+                    await polling_lease.release()
     finally:
-        if not await channel.drain(within=15):
+        if not await channel.drain(within=settings.stop_seconds):
             log.warning("stopping with %d replies not sent", channel.busy)
         await app.stop()
+
+
+POLLING_JOB = "telegram_polling"
+
+
+class PollingLease:
+    """Long polling runs in one process: it holds the ``telegram_polling`` job lease."""
+
+    def __init__(self, once: Any, lease_s: float) -> None:
+        """Use ``once`` (a :class:`bot.jobs.RunOnce`) to hold the lease."""
+        self.once = once
+        self.lease_s = lease_s
+        self._renew: asyncio.Task[None] | None = None
+
+    async def take(self, stop: asyncio.Event) -> None:
+        """Take the lease; wait one lease for a stopped process's to run out, then give up."""
+        from storage.leases import job_holder
+
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.lease_s + 1.0
+        while not await self.once.claim(POLLING_JOB, self.lease_s):
+            if loop.time() >= give_up or stop.is_set():
+                async with self.once.sessionmaker() as session:
+                    held = await job_holder(session, POLLING_JOB)
+                who = held[0] if held else "another process"
+                raise TelegramStartError(
+                    f"another bot process ({who}) is already getting updates by long polling; "
+                    "run one polling process, or set SKILLSPARK_WEBHOOK_URL to run several"
+                )
+            await wait_or_stop(stop, min(1.0, self.lease_s / 3))
+
+    def keep_renewing(self, stop: asyncio.Event) -> None:
+        """Renew the lease every third of its length until ``stop``."""
+
+        async def renew() -> None:
+            while not stop.is_set():
+                await wait_or_stop(stop, self.lease_s / 3)
+                if not stop.is_set() and not await self.once.claim(POLLING_JOB, self.lease_s):
+                    log.warning("another process took over long polling; stopping this one")
+                    stop.set()
+
+        self._renew = asyncio.create_task(renew())
+
+    async def release(self) -> None:
+        """Stop renewing and drop the lease (the next process may poll at once)."""
+        from storage.leases import release_job
+
+        if self._renew is not None:
+            self._renew.cancel()
+        with contextlib.suppress(Exception):
+            async with self.once.sessionmaker.begin() as session:
+                await release_job(session, POLLING_JOB, self.once.owner)
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -182,13 +258,15 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
     """Run the bot on Telegram until SIGINT/SIGTERM (or ``stop``)."""
     from bot.app import open_runtime, settle_memory
     from bot.desk.serve import DeskNotConfigured, check_desk_settings, maybe_desk
-    from bot.jobs import start_scheduler
+    from bot.health import readiness
+    from bot.jobs import RunOnce, start_scheduler
     from bot.nudges.jobs import add_nudge_jobs
     from bot.nudges.ptb import TelegramNudgeSender
     from bot.staff.desk import StaffCommands
     from bot.staff.labels import Labels
     from bot.staff.roles import recipients
-    from storage.inbox import SqlInbox
+    from storage.inbox import SharedInbox, SqlInbox
+    from storage.leases import new_process_id
 
     token = settings.telegram_bot_token.get_secret_value()
     if not token:
@@ -198,6 +276,9 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
     except DeskNotConfigured as exc:
         raise TelegramStartError(f"the staff desk cannot start: {exc}") from None
     protect_logs(token, settings.webhook_secret.get_secret_value())
+    from bot.preflight import check_fonts
+
+    check_fonts()  # members' picture cards on Telegram need it (the terminal chat does not)
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
     async with open_runtime(settings) as runtime:
@@ -210,22 +291,38 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
             desk_url=settings.desk_url() if settings.desk_enabled else None,
         )
         speech = speech_from_settings(settings, runtime.content.text(SPEECH_PRESS))
+        owner = settings.process_id or new_process_id()
+        sqlite = is_sqlite(settings.effective_database_url())
+        inbox: SqlInbox = SqlInbox(runtime.sessionmaker)
+        if settings.webhook_url and not sqlite:
+            inbox = SharedInbox(runtime.sessionmaker, owner, lease_s=settings.lease_seconds)
+            log.info("webhook on a shared database: this process is %s", owner)
         channel = TelegramChannel(
             engine,
             content_texts(runtime.content),
             engine_limit=engine_limit(settings),
-            inbox=SqlInbox(runtime.sessionmaker),
+            inbox=inbox,
+            sweep_s=settings.inbox_sweep_seconds,
             speech=speech,
             personal_keys=personal_keys(runtime.content),
             max_voice_in_bytes=settings.speech_max_voice_in_bytes,
         )
+        once = RunOnce(runtime.sessionmaker, owner, settings.lease_seconds)
+
+        async def health() -> Any:
+            return await readiness(runtime.db, runtime.understanding)
+
         app = build_application(settings, channel)
         scheduler = None
         nudges = None
         try:
             if await start_bot(app, stop):
                 scheduler = start_scheduler(
-                    runtime.sessionmaker, settings, sender=channel, recipients=recipients
+                    runtime.sessionmaker,
+                    settings,
+                    sender=channel,
+                    recipients=recipients,
+                    once=once,
                 )
                 nudges = add_nudge_jobs(
                     scheduler,
@@ -234,11 +331,20 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
                     settings,
                     TelegramNudgeSender(app.bot),
                     stop=stop,
+                    once=once,
                 )
                 menus = command_menus(runtime.content.messages, runtime.content.default_language)
                 settle_memory()
                 async with maybe_desk(runtime.sessionmaker, labels, settings):
-                    await serve(app, channel, settings, stop, menus)
+                    await serve(
+                        app,
+                        channel,
+                        settings,
+                        stop,
+                        menus,
+                        health=health,
+                        polling_lease=PollingLease(once, settings.lease_seconds),
+                    )
         finally:
             if nudges is not None:
                 await nudges.stop()
@@ -252,8 +358,13 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
 
 def main_run(settings: Settings) -> None:
     """Blocking entry point for ``skillspark run``; exits with 2 when it cannot start."""
+    from bot.preflight import StartupError
+
     try:
         asyncio.run(run_telegram(settings))
+    except StartupError as exc:
+        log.error("SkillSpark cannot start: %s", exc)
+        raise SystemExit(2) from None
     except (TelegramStartError, InvalidToken) as exc:
         log.error("SkillSpark cannot run on Telegram: %s", exc)
         raise SystemExit(2) from None

@@ -31,7 +31,14 @@ from bot.speech import Recognizer, Speech, VoiceNote
 from bot.telegram.intake import Intake, Keep
 from bot.telegram.lanes import Lanes
 from bot.telegram.render import MAX_CAPTION, keyboard, split_text, telegram_length
-from bot.telegram.routing import GroupChat, Ignore, ToEngine, chat_key, route_update
+from bot.telegram.routing import (
+    GroupChat,
+    Ignore,
+    ToEngine,
+    chat_key,
+    raw_chat_key,
+    route_update,
+)
 from bot.types import Incoming, MemberKey, Reply
 from storage.inbox import Inbox, MemoryInbox
 
@@ -135,12 +142,14 @@ class TelegramChannel:
         personal_keys: frozenset[str] = frozenset(),
         recognizer: Recognizer | None = None,
         max_voice_in_bytes: int = 1_000_000,
+        sweep_s: float = 0.5,
     ) -> None:
         """Talk to ``engine``; ``texts`` looks up this channel's message keys.
 
         ``inbox`` keeps received updates until they are answered (the bot's
         database in ``skillspark run``; in memory when not given). At most
-        ``max_open`` updates are received and not answered at once.
+        ``max_open`` updates are received and not answered at once. A shared
+        inbox (several processes) is swept every ``sweep_s`` seconds.
         ``speech`` makes the voice notes of replies with ``voice`` (text only
         without it); replies whose key is in ``personal_keys`` (a member's name
         in them) are made on demand and not kept on disk. ``recognizer``, when
@@ -154,7 +163,12 @@ class TelegramChannel:
         self._uploading: dict[str, asyncio.Future[str | None]] = {}
         self.engine = engine
         self.texts = texts
-        self.intake = Intake(inbox if inbox is not None else MemoryInbox(), max_open=max_open)
+        self.intake = Intake(
+            inbox if inbox is not None else MemoryInbox(),
+            max_open=max_open,
+            chat_of=raw_chat_key,
+            sweep_s=sweep_s,
+        )
         #: the reply deliveries of open updates, once the engine has answered
         self._deliveries: dict[int, asyncio.Task[bool]] = {}
         #: chats shown where they are after a restart (once is enough)

@@ -14,6 +14,13 @@ are sent. :class:`Intake` does the bookkeeping for one process:
   a statement), retried a second later when the database is away;
 * ``close`` (on stop) deletes what is answered; the rest stays for the next
   start, where ``replay`` starts it again.
+
+With a :class:`~storage.inbox.SharedInbox` (several processes on PostgreSQL,
+webhook mode) an update is only kept on arrival; one sweep task per process
+(:meth:`Intake._sweep_loop`) starts the updates of the chats it holds the lease
+of, in update order, whichever process received them; renews those leases while
+turns run; and drops a chat's lease in the transaction that forgets its answered
+updates. A starting process takes only rows whose chat lease ran out.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from storage.inbox import Inbox
+from storage.inbox import ChatRaw, Inbox, SharedInbox
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +40,9 @@ log = logging.getLogger(__name__)
 Keep = asyncio.Future[None] | None
 #: Starts one update: its id, its raw JSON object and the keep it must wait for.
 Start = Callable[[int, dict[str, Any], Keep], None]
+
+#: The chat of a raw update (its order key).
+ChatOf = Callable[[dict[str, Any]], int]
 
 _MISSING = object()
 #: Ids per DELETE (well below every driver's limit on bound parameters).
@@ -42,9 +52,42 @@ FORGET_CHUNK = 500
 class Intake:
     """The updates this process has received and not answered yet."""
 
-    def __init__(self, inbox: Inbox, *, max_open: int = 2_000, gather_s: float = 0.05) -> None:
-        """Keep updates in ``inbox``; at most ``max_open`` open before polling waits."""
+    def __init__(
+        self,
+        inbox: Inbox,
+        *,
+        max_open: int = 2_000,
+        gather_s: float = 0.05,
+        chat_of: ChatOf | None = None,
+        sweep_s: float = 0.5,
+    ) -> None:
+        """Keep updates in ``inbox``; at most ``max_open`` open before polling waits.
+
+        A :class:`SharedInbox` (with ``chat_of``) shares the work with other
+        processes; its inbox is swept every ``sweep_s`` seconds and at once
+        when updates arrive.
+        """
         self.inbox = inbox
+        self.shared: SharedInbox | None = None
+        if isinstance(inbox, SharedInbox):
+            if chat_of is None:
+                raise ValueError("a shared inbox needs chat_of")
+            self.shared = inbox
+        self.chat_of = chat_of
+        self.sweep_s = sweep_s
+        #: shared mode: the chat of each open update, and open updates per chat
+        self._chat: dict[int, int] = {}
+        self._per_chat: dict[int, int] = {}
+        #: shared mode: answered and not forgotten yet; not answered, retried after a while
+        self._forgetting: set[int] = set()
+        self._retry_at: dict[int, float] = {}
+        self._swept = asyncio.Event()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._db_lock = asyncio.Lock()
+        #: updates started here that another process had taken before (it stopped or died)
+        self.taken_over = 0
+        self._done_chat: dict[int, int] = {}
+        self._start_fn: Start = lambda *_: None
         self.max_open = max_open
         self.gather_s = gather_s
         self._open: dict[int, Keep] = {}
@@ -62,6 +105,9 @@ class Intake:
 
         Raises when the inbox could not keep them: they must not be confirmed.
         """
+        if self.shared is not None:
+            await self._keep_shared(updates)
+            return
         fresh: dict[int, dict[str, Any]] = {}
         waits: set[asyncio.Future[None]] = set()
         for data in updates:
@@ -88,8 +134,31 @@ class Intake:
         if waits:
             await asyncio.gather(*(asyncio.shield(w) for w in waits))
 
+    async def _keep_shared(self, updates: Sequence[dict[str, Any]]) -> None:
+        """Shared mode: keep the new updates with their chats; the sweep starts them."""
+        assert self.shared is not None and self.chat_of is not None
+        rows: dict[int, ChatRaw] = {}
+        for data in updates:
+            update_id = data.get("update_id")
+            if not isinstance(update_id, int) or update_id in self._open:
+                continue
+            rows.setdefault(update_id, (update_id, json.dumps(data), self.chat_of(data)))
+        if rows:
+            await self.shared.keep_rows(list(rows.values()))
+            self._swept.set()
+
     async def replay(self, start: Start) -> int:
-        """Start what the inbox kept from an earlier run; returns how many."""
+        """Start what the inbox kept from an earlier run; returns how many.
+
+        Shared mode: start the sweep; only updates of chats no live process
+        holds are taken (the count is of those taken over from a stopped one).
+        """
+        if self.shared is not None:
+            if self._sweeper is None:
+                self._start_fn = start
+                await self.sweep()
+                self._sweeper = asyncio.create_task(self._sweep_loop())
+            return self.taken_over
         started = 0
         for update_id, body in await self.inbox.waiting():
             if update_id in self._open:
@@ -109,6 +178,81 @@ class Intake:
         if started:
             log.info("handling %d updates kept from before the restart", started)
         return started
+
+    # ------------------------------------------------------------ shared mode
+
+    async def sweep(self) -> int:
+        """Shared mode: start the waiting updates of the chats we hold or can take; how many."""
+        assert self.shared is not None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for update_id, when in list(self._retry_at.items()):
+            if when <= now:
+                del self._retry_at[update_id]
+        skip = set(self._open) | self._forgetting | set(self._retry_at)
+        async with self._db_lock:
+            rows = await self.shared.take(skip)
+            started = 0
+            for update_id, body, chat in rows:
+                if update_id in self._open or update_id in self._forgetting:
+                    continue
+                try:
+                    data = json.loads(body)
+                    if not isinstance(data, dict):
+                        raise ValueError("not an object")
+                except ValueError:
+                    log.error("update %d in the inbox is not a JSON object; dropped", update_id)
+                    self._answered.append(update_id)
+                    self._forgetting.add(update_id)
+                    continue
+                self._open[update_id] = None
+                self._chat[update_id] = chat
+                self._per_chat[chat] = self._per_chat.get(chat, 0) + 1
+                self._start_fn(update_id, data, None)
+                started += 1
+        taken = self.shared.last_taken_over
+        if taken:
+            self.taken_over += taken
+            log.info("took over %d updates from a bot process that stopped", taken)
+        self._check_room()
+        return started
+
+    async def _sweep_loop(self) -> None:
+        """Shared mode: sweep when updates arrive or every ``sweep_s``; renew leases."""
+        assert self.shared is not None
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
+        every = max(0.2, self.shared.lease_s / 3)
+        while not self._closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._swept.wait(), self.sweep_s)
+            self._swept.clear()
+            if self._closed:
+                return
+            try:
+                if loop.time() - renewed >= every:
+                    async with self._db_lock:
+                        busy = {c for c, n in self._per_chat.items() if n > 0}
+                        held = await self.shared.renew(busy)
+                    renewed = loop.time()
+                    if busy - held:
+                        log.warning("lost the lease of %d chats (this process was too slow)",
+                                    len(busy - held))  # fmt: skip
+                await self.sweep()
+            except Exception as exc:
+                log.warning("could not sweep the inbox (%s); trying again", exc)
+                await asyncio.sleep(1.0)
+
+    def _chat_done(self, update_id: int) -> None:
+        """Shared mode: one open update of its chat less."""
+        chat = self._chat.pop(update_id, None)
+        if chat is None:
+            return
+        left = self._per_chat.get(chat, 1) - 1
+        if left > 0:
+            self._per_chat[chat] = left
+        else:
+            self._per_chat.pop(chat, None)
 
     def _after_keep(self, keeping: asyncio.Future[None], ids: list[int]) -> None:
         """A keep that failed: its updates are not open any more (Telegram sends them again)."""
@@ -144,7 +288,10 @@ class Intake:
         del self._open[update_id]
         self._check_room()
         if self._closed:
+            self._chat_done(update_id)
             return  # stopping: it stays in the inbox and is shown again at the next start
+        if self.shared is not None:
+            self._forgetting.add(update_id)  # not taken again before it is forgotten
         self._answered.append(update_id)
         self._wanted.set()
         if self._flusher is None or self._flusher.done():
@@ -156,6 +303,11 @@ class Intake:
             return
         del self._open[update_id]
         self._check_room()
+        if self.shared is not None:
+            self._chat_done(update_id)
+            self._retry_at[update_id] = asyncio.get_running_loop().time() + 5.0
+            log.warning("update %d: replies not sent; tried again in 5 s", update_id)
+            return
         log.warning("update %d: replies not sent; kept for the next start", update_id)
 
     async def _flush_loop(self) -> None:
@@ -174,6 +326,8 @@ class Intake:
 
     async def flush(self) -> bool:
         """Delete the answered updates now; False (and kept for later) on failure."""
+        if self.shared is not None:
+            return await self._flush_shared()
         done, self._answered = self._answered, []
         for first in range(0, len(done), FORGET_CHUNK):
             try:
@@ -184,9 +338,42 @@ class Intake:
                 return False
         return True
 
+    async def _flush_shared(self) -> bool:
+        """Forget answered updates and drop the leases of chats left with nothing open."""
+        assert self.shared is not None
+        async with self._db_lock:
+            done, self._answered = self._answered, []
+            for update_id in done:
+                self._chat_done_keep(update_id)
+            idle = {self._done_chat.pop(i) for i in done if i in self._done_chat}
+            idle = {c for c in idle if self._per_chat.get(c, 0) == 0}
+            try:
+                for first in range(0, max(len(done), 1), FORGET_CHUNK):
+                    await self.shared.forget_done(
+                        done[first : first + FORGET_CHUNK], idle if first == 0 else ()
+                    )
+            except Exception as exc:
+                log.warning("could not clear answered updates from the inbox: %s", exc)
+                self._answered.extend(done)
+                return False
+            self._forgetting.difference_update(done)
+        return True
+
+    def _chat_done_keep(self, update_id: int) -> None:
+        """An answered update: one open update of its chat less; remember the chat to release."""
+        chat = self._chat.get(update_id)
+        if chat is not None:
+            self._done_chat[update_id] = chat
+        self._chat_done(update_id)
+
     async def close(self) -> None:
         """Stop: delete what is answered; what is still open stays for the next start."""
         self._closed = True
+        self._swept.set()
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         self._wanted.set()
         flusher, self._flusher = self._flusher, None
         if flusher is not None:

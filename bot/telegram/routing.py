@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import ChatMember, Message, Update
 from telegram.constants import ChatType
@@ -154,3 +155,20 @@ def chat_key(update: Update) -> int:
     if update.effective_user is not None:
         return update.effective_user.id
     return -(10**15) - update.update_id
+
+
+def raw_chat_key(data: dict[str, Any]) -> int:
+    """:func:`chat_key` of a raw update (its JSON object), without making PTB objects."""
+    for field in ("message", "edited_message", "callback_query", "my_chat_member"):
+        part = data.get(field)
+        if not isinstance(part, dict):
+            continue
+        holder = part.get("message") if field == "callback_query" else part
+        chat = holder.get("chat") if isinstance(holder, dict) else None
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            return int(chat["id"])
+        sender = part.get("from")
+        if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+            return int(sender["id"])
+    update_id = data.get("update_id")
+    return -(10**15) - (update_id if isinstance(update_id, int) else 0)

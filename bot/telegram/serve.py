@@ -15,6 +15,7 @@ import contextlib
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,10 @@ from bot.telegram.routing import ALLOWED_UPDATES
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: The readiness check (``bot.health.readiness`` bound to the runtime).
+Health = Callable[[], Awaitable[Any]]
+LIVE_PATH = "/healthz/live"
+READY_PATH = "/healthz/ready"
 MAX_BODY_BYTES = 1_000_000
 
 
@@ -203,12 +208,62 @@ class _WebhookHandler(tornado.web.RequestHandler):
         self.set_status(200)
 
 
-class WebhookServer:
-    """A small tornado server on ``listen:port`` serving the webhook path."""
+class _LiveHandler(tornado.web.RequestHandler):
+    """``GET /healthz/live``: 200 while the process answers."""
 
-    def __init__(self, receiver: WebhookReceiver, path: str) -> None:
-        """Serve ``path`` (from the public webhook URL)."""
-        app = tornado.web.Application([(path, _WebhookHandler, {"receiver": receiver})])
+    def get(self) -> None:
+        """Alive."""
+        from bot.health import liveness
+
+        self.write(liveness())
+
+
+class _ReadyHandler(tornado.web.RequestHandler):
+    """``GET /healthz/ready``: 200 when ready (database, migrations, NLU), else 503."""
+
+    def initialize(self, health: Health) -> None:
+        """Keep the check."""
+        self.health = health
+
+    async def get(self) -> None:
+        """Run the checks; the body lists them."""
+        result = await self.health()
+        self.set_status(200 if result.ok else 503)
+        self.write(result.as_json())
+
+
+def health_routes(health: Health | None) -> list[Any]:
+    """Tornado routes for the two health endpoints."""
+    if health is None:
+        return []
+    return [(LIVE_PATH, _LiveHandler), (READY_PATH, _ReadyHandler, {"health": health})]
+
+
+class HealthServer:
+    """The health endpoints on a port of their own (long polling has no webhook server)."""
+
+    def __init__(self, health: Health) -> None:
+        """Serve ``/healthz/live`` and ``/healthz/ready``."""
+        self._server = tornado.httpserver.HTTPServer(tornado.web.Application(health_routes(health)))
+
+    def listen(self, port: int, address: str) -> None:
+        """Start accepting requests."""
+        self._server.listen(port, address)
+        log.info("health endpoints on %s:%d", address, port)
+
+    async def close(self) -> None:
+        """Stop."""
+        self._server.stop()
+        await self._server.close_all_connections()
+
+
+class WebhookServer:
+    """A small tornado server on ``listen:port`` serving the webhook path (and health)."""
+
+    def __init__(self, receiver: WebhookReceiver, path: str, health: Health | None = None) -> None:
+        """Serve ``path`` (from the public webhook URL), and the health endpoints."""
+        routes: list[Any] = [(path, _WebhookHandler, {"receiver": receiver})]
+        app = tornado.web.Application(routes + health_routes(health))
         self._server = tornado.httpserver.HTTPServer(
             app, max_body_size=MAX_BODY_BYTES, xheaders=True
         )
@@ -237,9 +292,10 @@ async def serve_webhook(
     secret: str,
     listen: str,
     port: int,
+    health: Health | None = None,
 ) -> None:
     """Serve the webhook until ``stop`` is set; the webhook stays registered for the next start."""
-    server = WebhookServer(WebhookReceiver(bot, channel, secret), webhook_path(url))
+    server = WebhookServer(WebhookReceiver(bot, channel, secret), webhook_path(url), health)
     server.listen(port, listen)
     log.info("webhook listening on %s:%d%s", listen, port, webhook_path(url))
     try:

@@ -1,0 +1,111 @@
+"""Leases on a real database (SQLite file and PostgreSQL): chats, jobs, health (issue 16)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.health import readiness
+from bot.jobs import RunOnce
+from bot.nlu.rules import RuleUnderstanding
+from storage.inbox import SharedInbox
+from tests.conftest import Database
+
+
+def rows_for(chat: int, *ids: int) -> list[tuple[int, str, int]]:
+    return [(i, json.dumps({"update_id": i}), chat) for i in ids]
+
+
+async def test_one_chat_is_handled_by_one_process_until_it_lets_go(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    a = SharedInbox(sessionmaker, "proc-a", lease_s=30)
+    b = SharedInbox(sessionmaker, "proc-b", lease_s=30)
+    await a.keep_rows(rows_for(1, 10, 12))
+    await b.keep_rows(rows_for(2, 11) + rows_for(1, 13))  # b received one of chat 1's
+    taken_a = await a.take()
+    assert [(i, c) for i, _, c in taken_a] == [(10, 1), (11, 2), (12, 1), (13, 1)]
+    assert await b.take() == []  # both chats are a's now
+    await a.keep_rows(rows_for(2, 14))
+    assert [i for i, _, _ in await a.take(skip=[10, 11, 12, 13])] == [14]
+    # a answers chat 2 and lets it go in the same transaction; chat 1 stays a's
+    await a.forget_done([11, 14], idle_chats=[2])
+    await b.keep_rows(rows_for(2, 15))
+    assert [i for i, _, _ in await b.take()] == [15]
+    assert b.last_taken_over == 0  # nobody had taken 15 before
+
+
+async def test_a_dead_processs_chats_are_taken_over_when_the_lease_runs_out(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    dead = SharedInbox(sessionmaker, "dead", lease_s=1)
+    alive = SharedInbox(sessionmaker, "alive", lease_s=30)
+    await dead.keep_rows(rows_for(7, 1, 2))
+    assert len(await dead.take()) == 2
+    assert await alive.take() == []  # the lease is live
+    await asyncio.sleep(1.2)
+    assert [i for i, _, _ in await alive.take()] == [1, 2]
+    assert alive.last_taken_over == 2
+    assert await dead.renew([7]) == set()  # it lost the chat
+
+
+async def test_a_job_runs_in_one_process_and_moves_when_its_holder_stops_renewing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    runs: list[str] = []
+
+    async def job(who: str) -> str:
+        runs.append(who)
+        return who
+
+    first = RunOnce(sessionmaker, "first", lease_s=1)
+    second = RunOnce(sessionmaker, "second", lease_s=1)
+    job_1 = first.wrap("nudge_send", job, every_s=0.1)
+    job_2 = second.wrap("nudge_send", job, every_s=0.1)
+    assert await job_1("first") == "first"
+    assert await job_2("second") is None
+    assert await job_1("first") == "first"  # the holder keeps it run after run
+    await asyncio.sleep(1.2)  # first stopped renewing (it died)
+    assert await job_2("second") == "second"
+    assert await job_1("first") is None
+    assert runs == ["first", "first", "second"]
+    assert second.skipped == {"nudge_send": 1}
+
+
+async def test_ready_only_with_the_database_at_the_migration_head(
+    database: Database, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    engine = sessionmaker.kw["bind"]
+    ready = await readiness(engine, RuleUnderstanding())
+    assert ready.ok, ready.as_json()
+    assert ready.as_json()["status"] == "ready"
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    behind = await readiness(engine, RuleUnderstanding())
+    assert not behind.ok
+    assert behind.as_json()["checks"]["migrations"] == {
+        "ok": False,
+        "detail": "database at 0005, code at 0006",
+    }
+    assert not (await readiness(None, None)).ok
+
+
+@pytest.mark.parametrize("degraded", [False, True])
+async def test_the_nlu_fallback_counts_as_ready(
+    sessionmaker: async_sessionmaker[AsyncSession], degraded: bool
+) -> None:
+    class Resilient:
+        rasa = object()
+
+        def __init__(self) -> None:
+            self.degraded = degraded
+
+    ready = await readiness(sessionmaker.kw["bind"], Resilient())
+    assert ready.ok
+    assert ready.as_json()["checks"]["nlu"]["detail"] == (
+        "simple rules (Rasa is not answering)" if degraded else "rasa"
+    )

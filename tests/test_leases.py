@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.health import readiness
+from bot.health import head_revision, readiness
 from bot.jobs import RunOnce
 from bot.nlu.rules import RuleUnderstanding
 from storage.inbox import SharedInbox
@@ -89,7 +89,7 @@ async def test_ready_only_with_the_database_at_the_migration_head(
     assert not behind.ok
     assert behind.as_json()["checks"]["migrations"] == {
         "ok": False,
-        "detail": "database at 0005, code at 0006",
+        "detail": f"database at 0005, code at {head_revision()}",
     }
     assert not (await readiness(None, None)).ok
 

@@ -54,6 +54,11 @@ class Member(Base):
     consent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_active_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: What the member chose for how the bot talks to them (see
+    #: ``bot/conversation`` preferences): ``read_aloud`` (voice notes with each
+    #: question), ``fewer_pictures``, and room for more (``supporter``: with
+    #: help / on my own). Missing keys mean the default.
+    preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class Answer(Base):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bot.conversation.context import Turn
 from bot.conversation.prompts import Part
 from bot.conversation.state import PendingItem, PromptKind
-from bot.conversation.tables import CONFIRM_BUTTONS
 from bot.types import SkillInfo
 from storage import repo
 
@@ -57,14 +56,7 @@ class Confirm(Part):
             turn.data["pending"] = pending[1:]
             await self.ask_pending(turn)
             return
-        self.prompt(
-            turn,
-            PromptKind.CONFIRM,
-            item["key"],
-            CONFIRM_BUTTONS,
-            label=info.label,
-            emoji=info.emoji,
-        )
+        self.prompt(turn, PromptKind.CONFIRM, item["key"], label=info.label, emoji=info.emoji)
 
     async def choice(self, turn: Turn, choice: str) -> None:
         """The member's word on one proposed skill: all answers are kept."""

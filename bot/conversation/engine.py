@@ -36,8 +36,6 @@ from bot.conversation.rights import Rights
 from bot.conversation.session import Session
 from bot.conversation.state import (
     NOT_STARTED,
-    RATING_INTERRUPTS,
-    Interrupt,
     PromptKind,
     Status,
     as_utc,
@@ -47,7 +45,7 @@ from bot.conversation.state import (
     prompt_choices,
     prompt_kind,
 )
-from bot.conversation.tables import INTENT_CHOICES
+from bot.conversation.tables import INTERRUPTS, PROMPTS, InterruptSpec, PromptSpec
 from bot.conversation.topics import Topics
 from bot.conversation.words import COMMAND_WORDS, clean_text, feeling_words, plain_words, storable
 from bot.mood import detect_low_mood
@@ -165,11 +163,11 @@ class Engine(Prompts):
         on_sqlite = bind is not None and bind.dialect.name == "sqlite"
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if on_sqlite else None
         # The pieces of the conversation; each reaches the others through the engine.
-        self.onboarding = Onboarding(self)
-        self.topics = Topics(self)
-        self.confirm = Confirm(self)
-        self.sessions = Session(self)
-        self.rights = Rights(self)
+        self.onboarding: Onboarding = Onboarding(self)
+        self.topics: Topics = Topics(self)
+        self.confirm: Confirm = Confirm(self)
+        self.sessions: Session = Session(self)
+        self.rights: Rights = Rights(self)
 
     async def handle(
         self, member: MemberKey, incoming: Incoming, *, dedup_key: str | None = None
@@ -357,12 +355,18 @@ class Engine(Prompts):
             return
         await self._text_answer(turn, u, intent)
 
+    def _waiting(self, turn: Turn) -> PromptSpec | InterruptSpec | None:
+        """The table entry of what the member is asked now: an interrupt or a prompt."""
+        interrupt = interrupt_of(turn.data)
+        if interrupt is not None:
+            return INTERRUPTS[interrupt]
+        kind = prompt_kind(turn.data)
+        return PROMPTS.get(kind) if kind else None
+
     def _asks_feelings(self, turn: Turn) -> bool:
         """True when the waiting question is "how do you feel" (sad words answer it)."""
-        return (
-            prompt_kind(turn.data) in (PromptKind.CONFIDENCE, PromptKind.FINAL_RATING)
-            or interrupt_of(turn.data) in RATING_INTERRUPTS
-        )
+        spec = self._waiting(turn)
+        return spec is not None and spec.feelings
 
     # ------------------------------------------------------------------- commands
 
@@ -450,37 +454,16 @@ class Engine(Prompts):
 
     async def _choose(self, turn: Turn, choice: str, u: Understood | None) -> None:
         """Act on a chosen answer for whatever prompt is waiting."""
-        interrupt = interrupt_of(turn.data)
-        kind = prompt_kind(turn.data)
-        state = turn.state
-        if interrupt == Interrupt.SAFETY:
-            await self.sessions.safety_choice(turn, choice)
-            return
-        if interrupt in RATING_INTERRUPTS:
-            await self.sessions.rating(turn, interrupt, choice)
-            return
-        if interrupt == Interrupt.STOP_MENU:
-            await self.sessions.stop_choice(turn, choice)
-            return
-        if interrupt == Interrupt.FORGET_CONFIRM:
-            await self.rights.forget_choice(turn, choice)
-            return
-        if state.status != Status.ACTIVE:
+        spec = self._waiting(turn)
+        if isinstance(spec, InterruptSpec):
+            await spec.on_choice(self, turn, choice, u)
+        elif turn.state.status != Status.ACTIVE:
             await self.show_where(turn)
-            return
-        if state.flow_id == "onboarding":
+        elif spec is not None:
+            await spec.on_choice(self, turn, choice, u)
+        elif turn.state.flow_id == "onboarding":
+            # A step with no buttons (the name): "skip" there asks again.
             await self.onboarding.choice(turn, choice)
-        elif kind == PromptKind.QUESTION:
-            await self.topics.question_choice(turn, choice, u)
-        elif kind == PromptKind.CONFIRM:
-            await self.confirm.choice(turn, choice)
-        elif kind == PromptKind.MORE:
-            if choice == "more":
-                await self.topics.next_topic(turn)
-            else:
-                await self.sessions.pause(turn, bye="paused")
-        elif kind == PromptKind.FINAL_RATING:
-            await self.sessions.final_rating(turn, choice)
         else:
             await self.show_where(turn)
 
@@ -489,8 +472,6 @@ class Engine(Prompts):
     async def _text_answer(self, turn: Turn, u: Understood, intent: str | None) -> None:
         """Free text in any state: map it to a button, a skill, a wish, or ask kindly."""
         state = turn.state
-        kind = prompt_kind(turn.data)
-        interrupt = interrupt_of(turn.data)
         if state.status in (Status.PAUSED, Status.FINISHED):
             await self.store(turn, "text", storable(u.raw), intent=intent)
             if state.status == Status.PAUSED and intent not in ("goodbye", "stop", "deny"):
@@ -498,14 +479,11 @@ class Engine(Prompts):
             else:
                 await self.show_where(turn)
             return
-        step = self.onboarding.current_step(turn)
-        if step is not None and step.type == "ask_name" and interrupt is None:
-            await self.onboarding.name(turn, u)
+        spec = self._waiting(turn)
+        if interrupt_of(turn.data) is None and await self.onboarding.typed(turn, u):
             return
-        if self._asks_feelings(turn):
-            choice = feeling_words(u.text) or INTENT_CHOICES[PromptKind.CONFIDENCE].get(
-                intent or ""
-            )
+        if spec is not None and spec.feelings:
+            choice = feeling_words(u.text) or spec.intents.get(intent or "")
             await self.store(turn, "text", storable(u.raw), choice=choice, intent=intent)
             if choice is None:
                 self.say(turn, "clarify.pick")
@@ -513,13 +491,12 @@ class Engine(Prompts):
                 return
             await self._choose(turn, choice, u)
             return
-        answers = INTENT_CHOICES.get(interrupt or kind or "", {})
-        mapped = answers.get(intent or "")
-        if kind == PromptKind.QUESTION:
+        mapped = spec.intents.get(intent or "") if spec is not None else None
+        if isinstance(spec, PromptSpec) and spec.on_text is not None:
             answer_id = await self.store(
                 turn, "text", storable(u.raw), choice=mapped, intent=intent
             )
-            await self.topics.question_text(turn, u, intent, mapped, answer_id)
+            await spec.on_text(self, turn, u, intent, mapped, answer_id)
             return
         await self.store(turn, "text", storable(u.raw), choice=mapped, intent=intent)
         if mapped is not None:

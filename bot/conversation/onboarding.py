@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot.content import Step
 from bot.conversation.context import Turn, Understood
 from bot.conversation.prompts import Part
-from bot.conversation.state import PromptKind, Status
-from bot.conversation.tables import CONFIDENCE_BUTTONS, CONSENT_BUTTONS
+from bot.conversation.state import Status
+from bot.conversation.tables import STEPS
 from bot.conversation.words import extract_name
 from storage import repo
 from storage.models import utcnow
@@ -32,7 +32,7 @@ class Onboarding(Part):
             step = self.content.onboarding[step_id]
             turn.state.flow_id = "onboarding"
             turn.state.step_id = step.id
-            if step.type == "say":
+            if not STEPS[step.type].waits:
                 self.say(turn, step.text)
                 step_id = step.next
                 continue
@@ -40,18 +40,15 @@ class Onboarding(Part):
             return
 
     def ask_step(self, turn: Turn, step: Step) -> None:
-        """Ask one onboarding step that waits for an answer."""
-        if step.type == "ask_name":
+        """Ask one onboarding step that waits for an answer (as its step type says)."""
+        spec = STEPS[step.type]
+        if spec.prompt is None:  # free text: no buttons, older ones go stale
             turn.data.pop("prompt", None)
             turn.state.seq += 1
             self.say(turn, step.text)
-        elif step.type == "consent":
-            self.prompt(turn, PromptKind.CONSENT, step.text, CONSENT_BUTTONS)
-        elif step.type == "confidence":
-            self.prompt(turn, PromptKind.CONFIDENCE, step.text, CONFIDENCE_BUTTONS)
-        else:
-            buttons = tuple((b.choice, b.label) for b in step.buttons)
-            self.prompt(turn, PromptKind.OK, step.text, buttons)
+            return
+        buttons = tuple((b.choice, b.label) for b in step.buttons) if spec.flow_buttons else None
+        self.prompt(turn, spec.prompt, step.text, buttons)
 
     async def action(self, turn: Turn, action: str) -> None:
         """Run a flow action (``@topics``, ``@end_no_consent``)."""
@@ -69,24 +66,38 @@ class Onboarding(Part):
         return self.content.onboarding.get(turn.state.step_id)
 
     async def choice(self, turn: Turn, choice: str) -> None:
-        """An answer to a consent, confidence or OK step."""
+        """An answer to the step the member is on (what follows is in :data:`STEPS`)."""
         step = self.content.onboarding.get(turn.state.step_id)
         if step is None:
             await self.start(turn)
             return
-        if step.type == "consent":
-            await self.consent(turn, step, choice == "yes")
-        elif step.type == "confidence":
-            await self.engine.sessions.keep_rating(turn, "start", choice)
-            await self.enter_step(turn, step.next)
-        elif step.type == "choice":
-            target = next((b.next for b in step.buttons if b.choice == choice), None)
-            if target is None:
-                self.render_prompt(turn)
-                return
-            await self.enter_step(turn, target)
-        else:
+        on_choice = STEPS[step.type].on_choice
+        if on_choice is None:
             self.render_prompt(turn)
+            return
+        await on_choice(self.engine, turn, step, choice)
+
+    async def typed(self, turn: Turn, u: Understood) -> bool:
+        """Free text on a step with no buttons (the name); False when it has buttons."""
+        step = self.current_step(turn)
+        on_text = STEPS[step.type].on_text if step is not None else None
+        if on_text is None:
+            return False
+        await on_text(self.engine, turn, u)
+        return True
+
+    async def follow_button(self, turn: Turn, step: Step, choice: str) -> None:
+        """A ``choice`` step: go where the pressed button leads."""
+        target = next((b.next for b in step.buttons if b.choice == choice), None)
+        if target is None:
+            self.render_prompt(turn)
+            return
+        await self.enter_step(turn, target)
+
+    async def rated(self, turn: Turn, step: Step, choice: str) -> None:
+        """A ``confidence`` step: keep the first rating and go on."""
+        await self.engine.sessions.keep_rating(turn, "start", choice)
+        await self.enter_step(turn, step.next)
 
     async def consent(self, turn: Turn, step: Step, yes: bool) -> None:
         """Record consent (or its refusal) with the time; only then keep the name."""

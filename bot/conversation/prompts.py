@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from bot.content import Content
 from bot.conversation.context import Turn
 from bot.conversation.state import Interrupt, PromptKind, derive_phase
+from bot.conversation.tables import INTERRUPTS, PROMPTS, Buttons
 from bot.conversation.words import plain_words
 from bot.settings import Settings
 from bot.types import Button, Reply
@@ -46,10 +47,15 @@ class Prompts:
         turn: Turn,
         kind: PromptKind,
         key: str,
-        buttons: tuple[tuple[str, str], ...],
+        buttons: Buttons | None = None,
         **values: str,
     ) -> None:
-        """Ask something with buttons; a new prompt number makes older buttons stale."""
+        """Ask something with buttons; a new prompt number makes older buttons stale.
+
+        The buttons are the prompt kind's own (:data:`PROMPTS`) unless given.
+        """
+        if buttons is None:
+            buttons = PROMPTS[kind].buttons
         turn.state.seq += 1
         turn.data["prompt"] = {
             "kind": kind,
@@ -122,14 +128,13 @@ class Prompts:
         turn.last_answer_id = answer_id
         return answer_id
 
-    def interrupt(
-        self, turn: Turn, kind: Interrupt, key: str, buttons: tuple[tuple[str, str], ...]
-    ) -> None:
+    def interrupt(self, turn: Turn, kind: Interrupt) -> None:
         """Ask something in between; the member returns to where they were after it."""
         if not turn.data.get("interrupt"):
             turn.data["saved_prompt"] = turn.data.get("prompt")
         turn.data["interrupt"] = kind
-        self.prompt(turn, PromptKind.INTERRUPT, key, buttons)
+        spec = INTERRUPTS[kind]
+        self.prompt(turn, PromptKind.INTERRUPT, spec.key, spec.buttons)
 
     def finish_interrupt(self, turn: Turn, *, show: bool) -> None:
         """Leave an interrupt and, when asked, show the member's question again."""

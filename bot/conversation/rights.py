@@ -9,7 +9,6 @@ from typing import Any
 from bot.conversation.context import Turn
 from bot.conversation.prompts import Part
 from bot.conversation.state import Interrupt
-from bot.conversation.tables import FORGET_BUTTONS
 from bot.types import Button, Reply
 from storage import repo
 
@@ -25,7 +24,7 @@ class Rights(Part):
             self.say(turn, "forget.nothing")
             await self.engine.show_where(turn)
             return
-        self.interrupt(turn, Interrupt.FORGET_CONFIRM, "forget.confirm", FORGET_BUTTONS)
+        self.interrupt(turn, Interrupt.FORGET_CONFIRM)
 
     async def forget(self, turn: Turn) -> None:
         """Erase everything about the member; staff are told; a tombstone stays."""

@@ -15,13 +15,7 @@ from bot.conversation.state import (
     as_utc,
     interrupt_of,
 )
-from bot.conversation.tables import (
-    CARRY_ON_BUTTONS,
-    CONFIDENCE_BUTTONS,
-    CONFIDENCE_VALUES,
-    RATING_BUTTONS,
-    STOP_BUTTONS,
-)
+from bot.conversation.tables import CONFIDENCE_VALUES
 from bot.conversation.words import storable
 from storage import repo
 from storage.models import utcnow
@@ -43,9 +37,7 @@ class Session(Part):
             state.session_no += 1
             self.say(turn, "resume.welcome_back")
             if turn.consented and state.status == Status.ACTIVE:
-                self.interrupt(
-                    turn, Interrupt.CONFIDENCE_START, "confidence.start", CONFIDENCE_BUTTONS
-                )
+                self.interrupt(turn, Interrupt.CONFIDENCE_START)
                 return
             await self.engine.show_where(turn)
             return
@@ -62,7 +54,7 @@ class Session(Part):
     async def stop(self, turn: Turn) -> None:
         """ "Stop": a member in a session chooses a break, deleting, or carrying on."""
         if turn.consented and turn.state.status == Status.ACTIVE:
-            self.interrupt(turn, Interrupt.STOP_MENU, "stop.menu", STOP_BUTTONS)
+            self.interrupt(turn, Interrupt.STOP_MENU)
         else:
             await self.pause(turn, bye="stop.bye")
 
@@ -79,7 +71,7 @@ class Session(Part):
             and state.flow_id != "onboarding"
         ):
             turn.data["after_rating"] = bye
-            self.interrupt(turn, Interrupt.CONFIDENCE_END, "confidence.end", RATING_BUTTONS)
+            self.interrupt(turn, Interrupt.CONFIDENCE_END)
             return
         self.finish_interrupt(turn, show=False)
         if state.status == Status.ACTIVE:
@@ -129,7 +121,7 @@ class Session(Part):
         self.say(turn, "safety.distress")
         if turn.state.status in (*NOT_STARTED, Status.PAUSED, Status.FINISHED):
             return
-        self.interrupt(turn, Interrupt.SAFETY, "safety.carry_on", CARRY_ON_BUTTONS)
+        self.interrupt(turn, Interrupt.SAFETY)
 
     async def safety_choice(self, turn: Turn, choice: str) -> None:
         """After a worrying message: a break (no rating question) or carry on."""

@@ -8,7 +8,7 @@ from bot.content import Question, Topic
 from bot.conversation.context import Turn, Understood
 from bot.conversation.prompts import Part
 from bot.conversation.state import PendingItem, PromptKind, Status, derive_phase
-from bot.conversation.tables import MORE_BUTTONS, QUESTION_BUTTONS, RATING_BUTTONS, WISH_BUTTONS
+from bot.conversation.tables import WISH_BUTTONS
 from storage import repo
 
 #: Skill statuses the member has already given their word on (not asked again).
@@ -70,7 +70,7 @@ class Topics(Part):
         if topic is None:
             turn.state.flow_id = "end"
             turn.state.step_id = ""
-            self.prompt(turn, PromptKind.FINAL_RATING, "confidence.end", RATING_BUTTONS)
+            self.prompt(turn, PromptKind.FINAL_RATING, "confidence.end")
             return
         self.say(turn, topic.intro)
         self.ask_question(turn, topic, topic.questions[0])
@@ -84,7 +84,7 @@ class Topics(Part):
         if not history or history[-1] != [topic.id, question.id]:
             history.append([topic.id, question.id])
         turn.data["history"] = history[-100:]
-        buttons = WISH_BUTTONS if topic.wishes else QUESTION_BUTTONS
+        buttons = WISH_BUTTONS if topic.wishes else None
         self.prompt(turn, PromptKind.QUESTION, question.text, buttons)
 
     def current_question(self, turn: Turn) -> tuple[Topic, Question] | None:
@@ -115,7 +115,14 @@ class Topics(Part):
         if len(done) >= len(self.content.topics):
             await self.next_topic(turn)
             return
-        self.prompt(turn, PromptKind.MORE, "topic.next_or_pause", MORE_BUTTONS)
+        self.prompt(turn, PromptKind.MORE, "topic.next_or_pause")
+
+    async def more_choice(self, turn: Turn, choice: str) -> None:
+        """After a topic: the next topic, or a break."""
+        if choice == "more":
+            await self.next_topic(turn)
+        else:
+            await self.engine.sessions.pause(turn, bye="paused")
 
     async def question_choice(self, turn: Turn, choice: str, u: Understood | None) -> None:
         """Yes / A bit / No / I want to learn / Skip for a topic question."""

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.content import Content, load_content
-from bot.engine import ENGINE_KEYS, CardRenderer, Engine, Extension
+from bot.conversation.context import Extension
+from bot.conversation.engine import ENGINE_KEYS, CardRenderer, Engine
 from bot.logs import setup_logging
 from bot.nlu import open_understanding
 from bot.settings import Settings

@@ -131,8 +131,8 @@ def dialogues_check(
 ) -> None:
     """Check every flow and message: links, keys, and the easy-read rules."""
     from bot.content import ContentError, load_content
+    from bot.conversation.engine import ENGINE_KEYS
     from bot.easyread import run_check
-    from bot.engine import ENGINE_KEYS
 
     settings = get_settings()
     folder = path or settings.dialogues_dir

@@ -22,7 +22,8 @@ from typing import TextIO
 from rich.console import Console
 
 from bot.app import open_runtime
-from bot.engine import Engine, plain_words
+from bot.conversation.engine import Engine
+from bot.conversation.words import plain_words
 from bot.settings import Settings
 from bot.speech import Speech, personal_keys, speech_from_settings
 from bot.speech.text import SPEECH_PRESS

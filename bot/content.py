@@ -16,9 +16,11 @@ from typing import Any
 
 import yaml
 
+from bot.conversation.tables import STEPS
 from bot.skills.taxonomy import Taxonomy, load_taxonomy
 
-STEP_TYPES = ("say", "ask_name", "choice", "consent", "confidence")
+#: The onboarding step types: one entry each in ``bot.conversation.tables.STEPS``.
+STEP_TYPES = tuple(STEPS)
 ACTIONS = ("@topics", "@end_no_consent")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 #: A button's choice travels in Telegram's 64 bytes of callback data after the
@@ -199,8 +201,6 @@ def _parse_step(raw: Any, problems: list[str]) -> Step | None:
         for b in raw.get("buttons", []) or []
         if isinstance(b, dict)
     )
-    if stype == "choice" and not buttons:
-        problems.append(f"onboarding.yml: choice step '{sid}' has no buttons")
     return Step(
         id=sid,
         type=stype,
@@ -275,11 +275,22 @@ def _check_links(onboarding: dict[str, Step], start: str, problems: list[str]) -
                 problems.append(
                     f"onboarding.yml: step '{step.id}' links to unknown step '{target}'"
                 )
-        if step.type in ("say", "ask_name", "confidence") and not step.next:
-            problems.append(f"onboarding.yml: step '{step.id}' needs a 'next'")
-        if step.type == "consent" and not (step.yes and step.no):
-            problems.append(f"onboarding.yml: consent step '{step.id}' needs 'yes' and 'no'")
+        _check_needs(step, problems)
         _check_choices(step, problems)
+
+
+def _check_needs(step: Step, problems: list[str]) -> None:
+    """The step has every field its type needs (``needs`` in the step table)."""
+    needs = STEPS[step.type].needs
+    missing = [name for name in needs if not getattr(step, name)]
+    if not missing:
+        return
+    if missing == ["buttons"]:
+        problems.append(f"onboarding.yml: {step.type} step '{step.id}' has no buttons")
+    else:
+        wanted = " and ".join(f"'{name}'" for name in missing)
+        article = "a " if len(missing) == 1 else ""
+        problems.append(f"onboarding.yml: {step.type} step '{step.id}' needs {article}{wanted}")
 
 
 def _check_choices(step: Step, problems: list[str]) -> None:

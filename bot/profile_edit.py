@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.engine import TurnContext
+from bot.conversation.context import TurnContext
 from storage import repo
 from storage.models import MemberSkill
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine import TurnContext
+from bot.conversation.context import TurnContext
 from bot.nudges import matches
 from bot.nudges.data import member_nudge_data
 from bot.nudges.prefs import NudgeDefaults, cancel_waiting, ensure_prefs, replan, timing_of

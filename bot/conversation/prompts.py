@@ -1,0 +1,156 @@
+"""Saying things and asking things: the helpers every part of the conversation uses.
+
+:class:`Prompts` renders messages in the member's language, asks a prompt (a
+message with buttons, kept in the state so it can be shown again), starts and
+ends interrupts, and keeps answers once the member has consented.
+:class:`Part` is the base of each piece of the conversation (onboarding,
+topics, ...): the same helpers plus the engine, to reach the other pieces.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.content import Content
+from bot.conversation.context import Turn
+from bot.conversation.state import Interrupt, PromptKind, derive_phase
+from bot.conversation.tables import INTERRUPTS, PROMPTS, Buttons
+from bot.conversation.words import plain_words
+from bot.settings import Settings
+from bot.types import Button, Reply
+from storage import repo
+
+if TYPE_CHECKING:
+    from bot.conversation.engine import Engine
+
+
+class Prompts:
+    """Messages, prompts, interrupts and stored answers for one engine."""
+
+    def __init__(self, content: Content, settings: Settings) -> None:
+        """Use these dialogues and settings."""
+        self.content = content
+        self.settings = settings
+
+    def text(self, turn: Turn, key: str, **values: str) -> str:
+        """A message in the member's language with placeholders filled."""
+        values.setdefault("name", turn.member.first_name or turn.data.get("name", ""))
+        values.setdefault("staff", self.settings.staff_contact)
+        return self.content.text(key, turn.lang, **values)
+
+    def say(self, turn: Turn, key: str, **values: str) -> None:
+        """Add a message without buttons."""
+        turn.replies.append(Reply(key=key, text=self.text(turn, key, **values)))
+
+    def prompt(
+        self,
+        turn: Turn,
+        kind: PromptKind,
+        key: str,
+        buttons: Buttons | None = None,
+        **values: str,
+    ) -> None:
+        """Ask something with buttons; a new prompt number makes older buttons stale.
+
+        The buttons are the prompt kind's own (:data:`PROMPTS`) unless given.
+        """
+        if buttons is None:
+            buttons = PROMPTS[kind].buttons
+        turn.state.seq += 1
+        turn.data["prompt"] = {
+            "kind": kind,
+            "key": key,
+            "values": values,
+            "buttons": [list(b) for b in buttons],
+        }
+        self.render_prompt(turn)
+
+    def render_prompt(self, turn: Turn) -> None:
+        """Show the current prompt again (same number, so its buttons still work)."""
+        prompt = turn.data.get("prompt")
+        if not prompt:
+            return
+        buttons = tuple(Button(c, self.text(turn, label)) for c, label in prompt["buttons"])
+        turn.replies.append(
+            Reply(
+                key=prompt["key"],
+                text=self.text(turn, prompt["key"], **prompt.get("values", {})),
+                buttons=buttons,
+                seq=turn.state.seq,
+            )
+        )
+
+    def question_id(self, turn: Turn) -> str:
+        """The id stored with an answer: where the member is now."""
+        interrupt = turn.data.get("interrupt")
+        if interrupt:
+            return f"{interrupt}"
+        state = turn.state
+        if derive_phase(state.flow_id, turn.data) == "confirm":
+            return f"{state.flow_id}.{state.step_id}.confirm"
+        if state.step_id:
+            return f"{state.flow_id}.{state.step_id}"
+        return state.flow_id
+
+    def label_choice(self, turn: Turn, words: str) -> str | None:
+        """The button whose label the member typed, if any (emoji and case ignored)."""
+        prompt = turn.data.get("prompt")
+        if not prompt or not words:
+            return None
+        for choice, label_key in prompt["buttons"]:
+            if plain_words(self.text(turn, label_key)) == words:
+                return str(choice)
+        return None
+
+    async def store(
+        self,
+        turn: Turn,
+        kind: str,
+        text: str,
+        *,
+        choice: str | None = None,
+        intent: str | None = None,
+        question_id: str | None = None,
+    ) -> int | None:
+        """Keep an answer verbatim, but only once the member has consented."""
+        if not turn.consented:
+            return None
+        answer_id = await repo.add_answer(
+            turn.session,
+            turn.member.id,
+            question_id or self.question_id(turn),
+            kind,
+            text,
+            choice=choice,
+            intent=intent,
+            max_chars=self.settings.max_text_chars,
+        )
+        turn.last_answer_id = answer_id
+        return answer_id
+
+    def interrupt(self, turn: Turn, kind: Interrupt) -> None:
+        """Ask something in between; the member returns to where they were after it."""
+        if not turn.data.get("interrupt"):
+            turn.data["saved_prompt"] = turn.data.get("prompt")
+        turn.data["interrupt"] = kind
+        spec = INTERRUPTS[kind]
+        self.prompt(turn, PromptKind.INTERRUPT, spec.key, spec.buttons)
+
+    def finish_interrupt(self, turn: Turn, *, show: bool) -> None:
+        """Leave an interrupt and, when asked, show the member's question again."""
+        if not turn.data.get("interrupt"):
+            return
+        turn.data.pop("interrupt", None)
+        turn.data["prompt"] = turn.data.pop("saved_prompt", None)
+        turn.state.seq += 1
+        if show:
+            self.render_prompt(turn)
+
+
+class Part(Prompts):
+    """One piece of the conversation; reaches the other pieces through the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Belong to this engine."""
+        super().__init__(engine.content, engine.settings)
+        self.engine = engine

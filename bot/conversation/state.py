@@ -1,0 +1,134 @@
+"""The conversation state, typed: what ``conversation_states`` holds for one member.
+
+The columns ``status``, ``flow_id``, ``step_id`` and ``seq`` and the JSON bag
+``data`` are stored as before (same JSON, no data migration). Here they get
+names mypy can check: :class:`Status`, :class:`PromptKind`, :class:`Interrupt`
+and :class:`StateData`. The old ``phase`` column is derived from the waiting
+prompt (:func:`derive_phase`) and still written, so older readers keep working.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypedDict, cast
+
+
+class Status(StrEnum):
+    """Where the member is overall."""
+
+    NEW = "new"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    NO_CONSENT = "no_consent"
+
+
+#: Statuses before the member has said yes (no data rights, no extensions).
+NOT_STARTED = (Status.NEW, Status.NO_CONSENT)
+
+
+class PromptKind(StrEnum):
+    """The kind of question waiting for an answer (``data["prompt"]["kind"]``)."""
+
+    CONSENT = "consent"
+    OK = "ok"
+    CONFIDENCE = "confidence"
+    QUESTION = "question"
+    CONFIRM = "confirm"
+    MORE = "more"
+    FINAL_RATING = "final_rating"
+    INTERRUPT = "interrupt"
+
+
+class Interrupt(StrEnum):
+    """A question asked in between; the member goes back to where they were after it."""
+
+    SAFETY = "safety"
+    CONFIDENCE_START = "confidence_start"
+    CONFIDENCE_END = "confidence_end"
+    STOP_MENU = "stop_menu"
+    FORGET_CONFIRM = "forget_confirm"
+
+
+#: Interrupts that ask "how do you feel" (a session rating).
+RATING_INTERRUPTS = (Interrupt.CONFIDENCE_START, Interrupt.CONFIDENCE_END)
+
+
+class PromptData(TypedDict, total=False):
+    """The prompt waiting for an answer, enough to show it again."""
+
+    kind: str
+    key: str
+    values: dict[str, str]
+    buttons: list[list[str]]  # [choice, label key]
+
+
+class PendingItem(TypedDict):
+    """A skill waiting for the member's "yes, that is me"."""
+
+    skill: str
+    key: str  # the message key that asks
+    source: str  # "question" or "finder"
+
+
+class StateData(TypedDict, total=False):
+    """Every key of ``conversation_states.data``."""
+
+    prompt: PromptData | None
+    saved_prompt: PromptData | None  # the prompt an interrupt returns to
+    interrupt: str  # an Interrupt value
+    name: str  # the first name typed before consent
+    history: list[list[str]]  # [topic id, question id], oldest first
+    topics_done: list[str]
+    pending: list[PendingItem]
+    pending_answer: int | None  # the answer the pending skills came from
+    after_rating: str  # the goodbye message key after an end-of-session rating
+
+
+def load_data(raw: dict[str, Any] | None) -> StateData:
+    """The stored JSON as :class:`StateData` (a copy; unknown keys are kept)."""
+    return cast(StateData, dict(raw or {}))
+
+
+def prompt_kind(data: StateData) -> PromptKind | None:
+    """The kind of the prompt waiting for an answer."""
+    prompt = data.get("prompt")
+    return PromptKind(prompt["kind"]) if prompt else None
+
+
+def interrupt_of(data: StateData) -> Interrupt | None:
+    """The interrupt the member is in, if any."""
+    value = data.get("interrupt")
+    return Interrupt(value) if value else None
+
+
+def prompt_choices(data: StateData) -> list[str]:
+    """The button ids of the waiting prompt."""
+    prompt = data.get("prompt")
+    return [str(c) for c, _ in prompt.get("buttons", [])] if prompt else []
+
+
+def derive_phase(flow_id: str, data: StateData) -> str:
+    """The old ``phase`` column, from the prompt the member returns to.
+
+    ``step`` (onboarding), ``question``, ``confirm``, ``topic_end``, ``final_rating``.
+    """
+    prompt = data.get("saved_prompt") if data.get("interrupt") else data.get("prompt")
+    kind = prompt.get("kind") if prompt else None
+    if kind == PromptKind.CONFIRM:
+        return "confirm"
+    if kind == PromptKind.MORE:
+        return "topic_end"
+    if kind == PromptKind.QUESTION:
+        return "question"
+    if kind == PromptKind.FINAL_RATING or flow_id == "end":
+        return "final_rating"
+    return "step"
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored time as aware UTC (SQLite hands back naive UTC times)."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment

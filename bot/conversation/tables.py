@@ -1,0 +1,229 @@
+"""One table per kind of prompt, step type and interrupt: how each is asked and answered.
+
+* :data:`PROMPTS`: for each :class:`PromptKind`, its buttons, how a typed
+  answer maps to a choice (intents, or feeling words) and what follows a choice.
+* :data:`INTERRUPTS`: the same for each :class:`Interrupt`, with its message.
+* :data:`STEPS`: for each onboarding step type, the prompt it asks, the fields
+  the flow must give (checked by ``bot.content`` at start-up) and what follows.
+* :data:`INTENT_CHOICES`: every intent map above, by prompt kind or interrupt.
+
+The engine and ``bot.content`` read these tables; adding a kind is one entry
+here and the handler it names (see ``docs/flows.md``, "Adding a step kind").
+This module imports nothing of the engine at run time, so ``bot.content`` can
+read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.conversation.state import Interrupt, PromptKind
+
+if TYPE_CHECKING:
+    from bot.content import Step
+    from bot.conversation.context import Turn, Understood
+    from bot.conversation.engine import Engine
+
+Buttons = tuple[tuple[str, str], ...]  # (choice id, label message key)
+#: What follows a choice: (engine, turn, choice, understood text or None).
+OnChoice = Callable[["Engine", "Turn", str, "Understood | None"], Awaitable[None]]
+#: What follows typed text: (engine, turn, text, intent, mapped choice, answer id).
+OnText = Callable[
+    ["Engine", "Turn", "Understood", "str | None", "str | None", "int | None"], Awaitable[None]
+]
+#: What follows a choice on an onboarding step: (engine, turn, step, choice).
+OnStep = Callable[["Engine", "Turn", "Step", str], Awaitable[None]]
+#: What follows free text on an onboarding step that has no buttons.
+OnStepText = Callable[["Engine", "Turn", "Understood"], Awaitable[None]]
+
+QUESTION_BUTTONS: Buttons = (
+    ("yes", "button.yes"),
+    ("a_bit", "button.a_bit"),
+    ("no", "button.no"),
+    ("learn", "button.learn"),
+    ("skip", "button.skip"),
+)
+WISH_BUTTONS: Buttons = tuple(b for b in QUESTION_BUTTONS if b[0] != "learn")
+CONFIRM_BUTTONS: Buttons = (
+    ("skill_yes", "button.skill_yes"),
+    ("skill_no", "button.skill_no"),
+    ("skill_unsure", "button.skill_unsure"),
+)
+CONFIDENCE_BUTTONS: Buttons = (
+    ("feel_low", "button.feel_low"),
+    ("feel_ok", "button.feel_ok"),
+    ("feel_good", "button.feel_good"),
+)
+#: A rating the member may also skip (end of a session, end of all topics).
+RATING_BUTTONS: Buttons = (*CONFIDENCE_BUTTONS, ("skip", "button.skip"))
+CONFIDENCE_VALUES = {"feel_low": 1, "feel_ok": 2, "feel_good": 3}
+CONSENT_BUTTONS: Buttons = (("yes", "button.consent_yes"), ("no", "button.consent_no"))
+MORE_BUTTONS: Buttons = (("more", "button.more"), ("pause", "button.pause"))
+CARRY_ON_BUTTONS: Buttons = (("carry_on", "button.carry_on"), ("pause", "button.pause"))
+STOP_BUTTONS: Buttons = (
+    ("pause", "button.take_break"),
+    ("forget", "button.delete_answers"),
+    ("carry_on", "button.carry_on"),
+)
+FORGET_BUTTONS: Buttons = (("forget_yes", "button.forget_yes"), ("forget_no", "button.forget_no"))
+
+#: Intents that mean "how do I feel" when typed to a rating (after the feeling words).
+FEELING_INTENTS = {"unsure": "feel_low", "skip": "skip"}
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """One kind of prompt: its buttons, how typed text answers it, what follows."""
+
+    #: The buttons it is asked with (a ``choice`` step brings its own).
+    buttons: Buttons
+    #: What follows a choice (a button, a typed label, or typed text mapped to one).
+    on_choice: OnChoice
+    #: Understood intents that answer it: intent -> choice.
+    intents: dict[str, str]
+    #: Typed feeling words ("good", "worried", 🙂) answer it (a rating).
+    feelings: bool = False
+    #: Typed text that is not a button goes here instead (the text is kept first).
+    on_text: OnText | None = None
+
+
+@dataclass(frozen=True)
+class InterruptSpec:
+    """A question asked in between: its message, buttons, and what follows."""
+
+    key: str
+    buttons: Buttons
+    on_choice: OnChoice
+    intents: dict[str, str]
+    feelings: bool = False
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One onboarding step type: how it is asked and what follows."""
+
+    #: The prompt it asks; ``None`` for a step with no buttons.
+    prompt: PromptKind | None
+    #: Fields of the step the flow must give (``next``, ``yes``, ``no``, ``buttons``).
+    needs: tuple[str, ...]
+    #: What follows a choice; ``None`` when it has no buttons.
+    on_choice: OnStep | None = None
+    #: What follows free text on a step with no buttons; ``None``: it does not wait.
+    on_text: OnStepText | None = None
+    #: The buttons come from the flow (``buttons:``), not the prompt kind.
+    flow_buttons: bool = False
+
+    @property
+    def waits(self) -> bool:
+        """True when the step waits for the member (it asks something)."""
+        return self.prompt is not None or self.on_text is not None
+
+
+PROMPTS: dict[PromptKind, PromptSpec] = {
+    PromptKind.CONSENT: PromptSpec(
+        CONSENT_BUTTONS,
+        lambda e, turn, choice, u: e.onboarding.choice(turn, choice),
+        {"affirm": "yes", "deny": "no"},
+    ),
+    PromptKind.OK: PromptSpec(
+        (),
+        lambda e, turn, choice, u: e.onboarding.choice(turn, choice),
+        {"affirm": "ok", "thanks": "ok", "greet": "ok"},
+    ),
+    PromptKind.CONFIDENCE: PromptSpec(
+        CONFIDENCE_BUTTONS,
+        lambda e, turn, choice, u: e.onboarding.choice(turn, choice),
+        FEELING_INTENTS,
+        feelings=True,
+    ),
+    PromptKind.QUESTION: PromptSpec(
+        QUESTION_BUTTONS,
+        lambda e, turn, choice, u: e.topics.question_choice(turn, choice, u),
+        {"affirm": "yes", "deny": "no", "skip": "skip", "want_to_learn": "learn"},
+        on_text=lambda e, turn, u, intent, mapped, answer: e.topics.question_text(
+            turn, u, intent, mapped, answer
+        ),
+    ),
+    PromptKind.CONFIRM: PromptSpec(
+        CONFIRM_BUTTONS,
+        lambda e, turn, choice, u: e.confirm.choice(turn, choice),
+        {"affirm": "skill_yes", "deny": "skill_no", "unsure": "skill_unsure"},
+    ),
+    PromptKind.MORE: PromptSpec(
+        MORE_BUTTONS,
+        lambda e, turn, choice, u: e.topics.more_choice(turn, choice),
+        {"affirm": "more", "deny": "pause", "goodbye": "pause"},
+    ),
+    PromptKind.FINAL_RATING: PromptSpec(
+        RATING_BUTTONS,
+        lambda e, turn, choice, u: e.sessions.final_rating(turn, choice),
+        FEELING_INTENTS,
+        feelings=True,
+    ),
+}
+
+INTERRUPTS: dict[Interrupt, InterruptSpec] = {
+    Interrupt.SAFETY: InterruptSpec(
+        "safety.carry_on",
+        CARRY_ON_BUTTONS,
+        lambda e, turn, choice, u: e.sessions.safety_choice(turn, choice),
+        {"affirm": "carry_on", "deny": "pause", "goodbye": "pause"},
+    ),
+    Interrupt.CONFIDENCE_START: InterruptSpec(
+        "confidence.start",
+        CONFIDENCE_BUTTONS,
+        lambda e, turn, choice, u: e.sessions.rating(turn, Interrupt.CONFIDENCE_START, choice),
+        FEELING_INTENTS,
+        feelings=True,
+    ),
+    Interrupt.CONFIDENCE_END: InterruptSpec(
+        "confidence.end",
+        RATING_BUTTONS,
+        lambda e, turn, choice, u: e.sessions.rating(turn, Interrupt.CONFIDENCE_END, choice),
+        FEELING_INTENTS,
+        feelings=True,
+    ),
+    Interrupt.STOP_MENU: InterruptSpec(
+        "stop.menu",
+        STOP_BUTTONS,
+        lambda e, turn, choice, u: e.sessions.stop_choice(turn, choice),
+        {"deny": "carry_on", "affirm": "pause"},
+    ),
+    Interrupt.FORGET_CONFIRM: InterruptSpec(
+        "forget.confirm",
+        FORGET_BUTTONS,
+        lambda e, turn, choice, u: e.rights.forget_choice(turn, choice),
+        {"affirm": "forget_yes", "deny": "forget_no"},
+    ),
+}
+
+STEPS: dict[str, StepSpec] = {
+    "say": StepSpec(None, needs=("next",)),
+    "ask_name": StepSpec(
+        None, needs=("next",), on_text=lambda e, turn, u: e.onboarding.name(turn, u)
+    ),
+    "choice": StepSpec(
+        PromptKind.OK,
+        needs=("buttons",),
+        on_choice=lambda e, turn, step, choice: e.onboarding.follow_button(turn, step, choice),
+        flow_buttons=True,
+    ),
+    "consent": StepSpec(
+        PromptKind.CONSENT,
+        needs=("yes", "no"),
+        on_choice=lambda e, turn, step, choice: e.onboarding.consent(turn, step, choice == "yes"),
+    ),
+    "confidence": StepSpec(
+        PromptKind.CONFIDENCE,
+        needs=("next",),
+        on_choice=lambda e, turn, step, choice: e.onboarding.rated(turn, step, choice),
+    ),
+}
+
+#: How an understood intent answers each kind of prompt and each interrupt.
+INTENT_CHOICES: dict[str, dict[str, str]] = {
+    **{kind: spec.intents for kind, spec in PROMPTS.items()},
+    **{kind: spec.intents for kind, spec in INTERRUPTS.items()},
+}

@@ -1,0 +1,255 @@
+"""Topics: each topic's questions in order, the answers to them, going back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.content import Question, Topic
+from bot.conversation.context import Turn, Understood
+from bot.conversation.prompts import Part
+from bot.conversation.state import PendingItem, PromptKind, Status, derive_phase
+from bot.conversation.tables import WISH_BUTTONS
+from storage import repo
+
+#: Skill statuses the member has already given their word on (not asked again).
+SETTLED = ("confirmed", "declined")
+
+
+def open_skills(statuses: dict[str, str], skill_ids: Iterable[str]) -> list[str]:
+    """The skills the member has not yet confirmed or declined, in order, once each."""
+    return [s for s in dict.fromkeys(skill_ids) if statuses.get(s) not in SETTLED]
+
+
+def found_skills(u: Understood | None) -> list[str]:
+    """The skills the finder noticed in the member's words (not learning wishes)."""
+    return [f.skill for f in (u.skills if u else []) if not f.learning_wish]
+
+
+class Topics(Part):
+    """Asks topic questions and turns answers into skills to confirm or wishes."""
+
+    async def back(self, turn: Turn) -> None:
+        """Go back to the question before this one."""
+        history: list[list[str]] = list(turn.data.get("history", []))
+        state = turn.state
+        if (
+            turn.data.get("interrupt")
+            or state.flow_id == "onboarding"
+            or state.status != Status.ACTIVE
+        ):
+            self.say(turn, "back.first")
+            await self.engine.show_where(turn)
+            return
+        current = [state.flow_id, state.step_id]
+        phase = derive_phase(state.flow_id, turn.data)
+        if phase == "confirm" or phase == "topic_end":
+            target = current if phase == "confirm" else (history[-1] if history else None)
+        else:
+            while history and history[-1] == current:
+                history.pop()
+            target = history[-1] if history else None
+        if target is None or target[0] != state.flow_id:
+            self.say(turn, "back.first")
+            self.render_prompt(turn)
+            return
+        while history and history[-1] == target:
+            history.pop()
+        turn.data["history"] = history
+        topic = self.content.topic(target[0])
+        question = topic.question(target[1]) if topic else None
+        if topic is None or question is None:
+            self.render_prompt(turn)
+            return
+        turn.data.pop("pending", None)
+        self.ask_question(turn, topic, question)
+
+    async def next_topic(self, turn: Turn) -> None:
+        """Start the next topic not yet done, or finish."""
+        done: list[str] = list(turn.data.get("topics_done", []))
+        topic = next((t for t in self.content.topics if t.id not in done), None)
+        if topic is None:
+            turn.state.flow_id = "end"
+            turn.state.step_id = ""
+            self.prompt(turn, PromptKind.FINAL_RATING, "confidence.end")
+            return
+        self.say(turn, topic.intro)
+        self.ask_question(turn, topic, topic.questions[0])
+
+    def ask_question(self, turn: Turn, topic: Topic, question: Question) -> None:
+        """Ask one topic question with the standard buttons."""
+        state = turn.state
+        state.flow_id = topic.id
+        state.step_id = question.id
+        history: list[list[str]] = list(turn.data.get("history", []))
+        if not history or history[-1] != [topic.id, question.id]:
+            history.append([topic.id, question.id])
+        turn.data["history"] = history[-100:]
+        buttons = WISH_BUTTONS if topic.wishes else None
+        self.prompt(turn, PromptKind.QUESTION, question.text, buttons)
+
+    def current_question(self, turn: Turn) -> tuple[Topic, Question] | None:
+        """The topic and question the member is on."""
+        topic = self.content.topic(turn.state.flow_id)
+        question = topic.question(turn.state.step_id) if topic else None
+        if topic is None or question is None:
+            return None
+        return topic, question
+
+    async def advance(self, turn: Turn) -> None:
+        """Go to the next question, or close the topic."""
+        current = self.current_question(turn)
+        turn.data.pop("pending", None)
+        if current is None:
+            await self.next_topic(turn)
+            return
+        topic, question = current
+        index = topic.questions.index(question)
+        if index + 1 < len(topic.questions):
+            self.ask_question(turn, topic, topic.questions[index + 1])
+            return
+        done = list(turn.data.get("topics_done", []))
+        if topic.id not in done:
+            done.append(topic.id)
+        turn.data["topics_done"] = done
+        self.say(turn, "topic.done", topic=self.text(turn, topic.title))
+        if len(done) >= len(self.content.topics):
+            await self.next_topic(turn)
+            return
+        self.prompt(turn, PromptKind.MORE, "topic.next_or_pause")
+
+    async def more_choice(self, turn: Turn, choice: str) -> None:
+        """After a topic: the next topic, or a break."""
+        if choice == "more":
+            await self.next_topic(turn)
+        else:
+            await self.engine.sessions.pause(turn, bye="paused")
+
+    async def question_choice(self, turn: Turn, choice: str, u: Understood | None) -> None:
+        """Yes / A bit / No / I want to learn / Skip for a topic question."""
+        current = self.current_question(turn)
+        if current is None:
+            await self.next_topic(turn)
+            return
+        topic, question = current
+        answer_id = turn.last_answer_id
+        if topic.wishes and choice in ("yes", "a_bit", "learn"):
+            if question.reflect:
+                self.say(turn, question.reflect)
+            await self.wish_and_advance(turn, question, u, answer_id)
+        elif choice in ("yes", "a_bit"):
+            await self.yes(turn, question, u, answer_id)
+        elif choice == "no":
+            self.say(turn, "answer.no_thanks")
+            await self.advance(turn)
+        elif choice == "learn":
+            await self.wish_and_advance(turn, question, u, answer_id)
+        else:
+            self.say(turn, "answer.skipped")
+            await self.advance(turn)
+
+    async def yes(
+        self, turn: Turn, question: Question, u: Understood | None, answer_id: int | None
+    ) -> None:
+        """Yes or A bit: reflect, then ask about the question's skills and any found."""
+        statuses = await repo.skill_statuses(turn.session, turn.member.id)
+        pending = open_skills(statuses, question.skills)
+        extra = [s for s in open_skills(statuses, found_skills(u)) if s not in pending]
+        items: list[PendingItem] = [
+            {
+                "skill": s,
+                "key": "skill.is_that_right" if i == 0 and question.reflect else "skill.also",
+                "source": "question",
+            }
+            for i, s in enumerate(pending)
+        ]
+        items += [
+            {"skill": s, "key": "skill.also" if items else "skill.found", "source": "finder"}
+            for s in extra
+        ]
+        if not items:
+            self.say(turn, "answer.thanks_text")
+            await self.advance(turn)
+            return
+        if question.reflect and pending and pending[0] == question.skills[0]:
+            self.say(turn, question.reflect)
+        elif items[0]["key"] == "skill.is_that_right":
+            items[0]["key"] = "skill.found"
+        await self.engine.confirm.propose(turn, items, answer_id)
+
+    async def wish_and_advance(
+        self, turn: Turn, question: Question | None, u: Understood | None, answer_id: int | None
+    ) -> None:
+        """Keep a learning wish, say it is kept, and go to the next question."""
+        await self.learning_wish(turn, question, u, answer_id)
+        self.say(turn, "learn.saved")
+        await self.advance(turn)
+
+    async def learning_wish(
+        self, turn: Turn, question: Question | None, u: Understood | None, answer_id: int | None
+    ) -> None:
+        """Keep what the member would like to learn: from their words or the question."""
+        wishes = [f for f in (u.skills if u else []) if f.learning_wish]
+        if wishes:
+            for found in wishes:
+                await repo.add_wish(
+                    turn.session,
+                    turn.member.id,
+                    label=found.label,
+                    skill_id=found.skill,
+                    answer_id=answer_id,
+                )
+            return
+        entity = None
+        if u and u.nlu:
+            entity = next((e.value for e in u.nlu.entities if e.entity == "activity"), None)
+        first = question.skills[0] if question and question.skills else ""
+        info = self.content.taxonomy.get(first) if first else None
+        if entity:
+            label, skill_id = entity, None
+        elif info is not None:
+            label, skill_id = info.label, info.id
+        elif u and u.text:
+            label, skill_id = u.text, None
+        else:
+            return
+        await repo.add_wish(
+            turn.session, turn.member.id, label=label, skill_id=skill_id, answer_id=answer_id
+        )
+
+    async def question_text(
+        self,
+        turn: Turn,
+        u: Understood,
+        intent: str | None,
+        mapped: str | None,
+        answer_id: int | None,
+    ) -> None:
+        """Free text answering a topic question."""
+        if mapped in ("no", "skip"):
+            await self.question_choice(turn, mapped, u)
+            return
+        current = self.current_question(turn)
+        if mapped == "learn" or any(f.learning_wish for f in u.skills):
+            await self.wish_and_advance(turn, current[1] if current else None, u, answer_id)
+            return
+        if mapped == "yes":
+            await self.question_choice(turn, "yes", u)
+            return
+        statuses = await repo.skill_statuses(turn.session, turn.member.id)
+        found = open_skills(statuses, found_skills(u))
+        if found:
+            items: list[PendingItem] = [
+                {"skill": s, "key": "skill.found" if i == 0 else "skill.also", "source": "finder"}
+                for i, s in enumerate(found)
+            ]
+            await self.engine.confirm.propose(turn, items, answer_id)
+            return
+        if intent == "tell_activity" or u.skills:
+            self.say(turn, "answer.thanks_text")
+            await self.advance(turn)
+            return
+        if intent in ("stop", "goodbye"):
+            await self.engine.sessions.pause(turn, bye="paused")
+            return
+        self.say(turn, "clarify.pick")
+        self.render_prompt(turn)

@@ -1,0 +1,98 @@
+"""Pure text helpers: how member text is cleaned, stored and matched.
+
+Nothing here touches the database or the engine; every function is a plain
+decision on a string, tested on its own in ``tests/test_conversation_units.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: Words that answer a confidence question when typed.
+FEELING_WORDS = {
+    "feel_good": ("good", "great", "happy", "brilliant", "proud", "confident", "amazing"),
+    "feel_ok": ("ok", "okay", "fine", "alright", "all right", "not bad"),
+    "feel_low": ("bad", "sad", "worried", "low", "unsure", "not good", "not great"),
+}
+#: Picture answers to a confidence question, looked at after the words.
+FEELING_EMOJI = (
+    ("feel_ok", ("🙂",)),
+    ("feel_good", ("😀", "😃", "😊")),
+    ("feel_low", ("😟", "😢")),
+)
+#: Whole-message words that act like commands in any state.
+COMMAND_WORDS = {
+    "help": "help",
+    "repeat": "repeat",
+    "again": "repeat",
+    "say again": "repeat",
+    "back": "back",
+    "go back": "back",
+    "skip": "skip",
+    "next": "skip",
+    "pause": "pause",
+    "stop": "stop",
+    "resume": "resume",
+    "carry on": "resume",
+    "my skills": "myskills",
+    "myskills": "myskills",
+    "my data": "mydata",
+    "mydata": "mydata",
+    "forget me": "forget",
+    "delete my answers": "forget",
+    "delete my data": "forget",
+}
+_NAME_PREFIX = re.compile(
+    r"^(?:hi|hello|hiya)?[\s,!.]*(?:my name is|my names|my name's|name is|i am|i'm|im|"
+    r"it is|it's|its|call me|this is|they call me|me is|me)\s+",
+    re.IGNORECASE,
+)
+_WORDISH = re.compile(r"[^\w\s'-]", re.UNICODE)
+
+
+def clean_text(raw: str) -> str:
+    """Normalise member text for understanding: NFC, no control characters, trimmed."""
+    text = unicodedata.normalize("NFC", raw)
+    text = "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return " ".join(text.split())
+
+
+def storable(raw: str) -> str:
+    """Member text as stored: verbatim except NUL, which no database keeps."""
+    return raw.replace("\x00", "\ufffd")
+
+
+def plain_words(text: str) -> str:
+    """Lower-case words only (emoji and punctuation removed), for exact matching."""
+    return " ".join(_WORDISH.sub(" ", text.casefold()).split())
+
+
+def extract_name(text: str) -> str | None:
+    """A first name from what the member typed ("my name is sam" -> "Sam"), if any."""
+    cleaned = _NAME_PREFIX.sub("", clean_text(text)).strip(" .,!?:;\"'")
+    words = [w for w in cleaned.split() if any(ch.isalpha() for ch in w)]
+    if not words:
+        return None
+    name = " ".join(words[:2])
+    name = "".join(ch for ch in name if ch.isalpha() or ch in " '-")[:40].strip()
+    if not name:
+        return None
+    if name == name.lower():
+        name = " ".join(part[:1].upper() + part[1:] for part in name.split())
+    return name
+
+
+def feeling_words(text: str) -> str | None:
+    """A confidence rating from typed words or a face ("good", "worried", 🙂), if any.
+
+    Low words win over good ones ("not good" is low), good over OK.
+    """
+    words = f" {plain_words(text)} "
+    for choice in ("feel_low", "feel_good", "feel_ok"):
+        if any(f" {w} " in words for w in FEELING_WORDS[choice]):
+            return choice
+    for choice, faces in FEELING_EMOJI:
+        if any(face in text for face in faces):
+            return choice
+    return None

@@ -344,3 +344,72 @@ def test_fewer_pictures_keeps_only_the_first_whole_picture_and_every_word() -> N
     fewer = fewer_pictures(text)
     assert fewer == "👋 Hello Sam! Do you cook? Yes.\nGarden day"
     assert pictures(fewer) == ["👋"]
+
+
+# ------------------------------------------------------------------ consent, one idea a message
+
+
+def _messages() -> dict[str, str]:
+    """Every member-facing message, by key."""
+    messages: dict[str, str] = {}
+    for path in (DIALOGUES / "en").glob("*.yml"):
+        messages.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return messages
+
+
+def _consent_sequence() -> list[str]:
+    """The say messages just before the consent question, then the question, in order."""
+    flow = yaml.safe_load((DIALOGUES / "flows" / "onboarding.yml").read_text(encoding="utf-8"))
+    steps = {s["id"]: s for s in flow["steps"]}
+    step, said = steps[flow["start"]], []
+    while step["type"] != "consent":
+        said = [*said, step["text"]] if step["type"] == "say" else []
+        target = step["next"] if "next" in step else step["buttons"][0]["next"]
+        step = steps[target]
+    explained = [key for key in said if key.startswith("onboarding.consent_")]
+    return [*explained, step["text"]]
+
+
+#: The ideas issue 13 asks the consent sequence to name, each in its own message.
+CONSENT_IDEAS = {
+    "onboarding.consent_kept": ("keep", "support staff"),
+    "onboarding.consent_worries": ("worries", "support staff"),
+    "onboarding.consent_share": ("share a skill", "support staff"),
+    "onboarding.consent_nudges": ("now and then", "/nudges", "stop"),
+    "onboarding.consent_swaps": ("swap skills", "only your support staff"),
+    "onboarding.consent_how_long": ("2 years", "delete"),
+    "onboarding.consent_choice": ("stop", "delete"),
+}
+
+
+def test_consent_is_said_in_short_messages_one_idea_each() -> None:
+    """Each message before the consent question is at most 2 short sentences, 1 picture first."""
+    from bot.easyread import pictures, sentences, words
+
+    messages = _messages()
+    sequence = _consent_sequence()
+    explained, question = sequence[:-1], sequence[-1]
+    assert question == "onboarding.consent"
+    assert explained == list(CONSENT_IDEAS), "one message per idea, in this order"
+    for key in explained:
+        text = messages[key]
+        assert len(sentences(text)) <= 2, key
+        assert len(words(text)) <= 25, key
+        assert all(len(words(s)) <= 15 for s in sentences(text)), key
+        assert len(pictures(text)) == 1 and text.startswith(pictures(text)[0]), key
+        assert "?" not in text, f"{key}: only the last message asks"
+        lowered = text.lower()
+        missing = [idea for idea in CONSENT_IDEAS[key] if idea not in lowered]
+        assert missing == [], f"{key} should name {missing}"
+    # The last message stays the question, short and whole on its own (it is shown
+    # again by itself after "repeat" or a break).
+    assert messages[question].count("?") == 1 and len(words(messages[question])) <= 12
+
+
+def test_consent_says_how_long_answers_are_kept_as_the_purge_job_does() -> None:
+    """The words "2 years" match the retention default that bot/jobs.py purges by."""
+    from bot.settings import Settings
+
+    months = Settings.model_fields["retention_months"].default
+    assert months % 12 == 0, "say the new period in words in onboarding.consent_how_long"
+    assert f"{months // 12} years" in _messages()["onboarding.consent_how_long"]

@@ -413,3 +413,51 @@ def test_consent_says_how_long_answers_are_kept_as_the_purge_job_does() -> None:
     months = Settings.model_fields["retention_months"].default
     assert months % 12 == 0, "say the new period in words in onboarding.consent_how_long"
     assert f"{months // 12} years" in _messages()["onboarding.consent_how_long"]
+
+
+# ------------------------------------------------------------------ lists and command words
+
+
+def test_a_long_list_of_short_lines_passes_and_long_prose_does_not() -> None:
+    """Over 400 characters: a list of short picture lines passes, sentences do not."""
+    items = [f"🐱 cat {n}: a cat that sits on a mat" for n in range(14)]
+    listed = "\n".join(["💡 Here are the cats.", *items])
+    assert len(listed) > easyread.MESSAGE_MAX_CHARS
+    assert easyread.is_list(listed)
+    assert easyread.RULE_LENGTH not in rules(listed, house_style=True)
+    prose = "💡 " + " ".join(item[2:] + "." for item in items)
+    assert len(prose) > easyread.MESSAGE_MAX_CHARS
+    assert not easyread.is_list(prose)
+    assert easyread.RULE_LENGTH in rules(prose)
+
+
+def test_a_list_is_still_measured_by_its_lines() -> None:
+    """Too many lines, or one line too long for the phone, is reported."""
+    too_many = "\n".join(["💡 Cats."] + [f"🐱 cat {n} on a mat" for n in range(20)])
+    assert easyread.RULE_LENGTH in rules(too_many)
+    long_line = "🐱 " + "a cat that sits on the mat " * 2
+    wide = "\n".join(["💡 Cats."] + ["🐱 a cat on a mat, at home"] * 14 + [long_line])
+    assert len(wide) > easyread.MESSAGE_MAX_CHARS
+    assert easyread.RULE_LENGTH in rules(wide)
+    assert easyread.RULE_LENGTH in rules("💡 Cats.\nNo picture here " * 30)
+
+
+def test_command_words_are_not_jargon_but_the_word_still_is() -> None:
+    """ "my data" is what a member types; "your data" is still jargon."""
+    assert easyread.RULE_JARGON not in rules("📋 Type my data to see what I keep.")
+    assert easyread.RULE_JARGON in rules("📋 Here is your data.")
+
+
+def test_help_lists_every_word_a_member_can_use() -> None:
+    """Each command the engine knows, and each word coming in this release, is in help.text."""
+    from bot.engine import COMMAND_WORDS
+
+    help_text = _messages()["help.text"].lower()
+    by_command: dict[str, list[str]] = {}
+    for word, command in COMMAND_WORDS.items():
+        by_command.setdefault(command, []).append(word)
+    missing = [c for c, ws in by_command.items() if not any(w in help_text for w in ws)]
+    assert missing == [], f"help.text does not name {missing}"
+    coming = ["/settings", "read to me", "fewer pictures", "i can also", "ask staff"]
+    assert [w for w in coming if w not in help_text] == []
+    assert easyread.is_list(_messages()["help.text"])

@@ -218,6 +218,22 @@ CHILDISH_PRAISE: tuple[str, ...] = (
     "good girl",
     "good boy",
     "you did it",
+    "great work",
+    "good work",
+    "nice work",
+    "good effort",
+    "great effort",
+    "good try",
+    "keep it up",
+    "keep up the good work",
+    "proud of you",
+    "gold star",
+    "superstar",
+    "you are a star",
+    "brilliant",
+    "amazing",
+    "fantastic",
+    "awesome",
 )
 
 NUMBER_WORDS: tuple[str, ...] = (
@@ -462,9 +478,20 @@ def _check_placeholders(key: str, text: str) -> list[Finding]:
 _PICTURE_OR_SLOT = re.compile(r"\{emoji\}|" + _PICTURE.pattern)
 
 
+#: A topic title ("🍳 Food and drink") fills {topic}: at the very start it is the picture.
+_TOPIC_FIRST = "{topic}"
+
+
+def _starts_with_topic(text: str) -> bool:
+    """True when the message starts with the {topic} slot (a title that begins with a picture)."""
+    return text.lstrip().startswith(_TOPIC_FIRST)
+
+
 def _check_pictures(key: str, text: str) -> list[Finding]:
     """One picture at the start; later pictures only at the start of a list line."""
     found: list[Finding] = []
+    if _starts_with_topic(text):
+        text = "🏷️" + text.lstrip()[len(_TOPIC_FIRST) :]
     for n, match in enumerate(_PICTURE_OR_SLOT.finditer(text)):
         before = text[: match.start()]
         line_start = before.rfind("\n") + 1
@@ -543,7 +570,7 @@ def check_text(
     if house_style:
         found += check_house_style(key, text)
     found += _check_length(key, text)
-    if not _EMOJI.search(text) and "{emoji}" not in text:
+    if not _EMOJI.search(text) and "{emoji}" not in text and not _starts_with_topic(text):
         found.append(Finding(key, RULE_EMOJI, "add an emoji beside the idea"))
     found += _check_placeholders(key, text)
     found += _check_words(key, text)

@@ -113,6 +113,12 @@ HOUSE_CASES = [
     (easyread.RULE_CHILDISH_PRAISE, "🌟 You are so clever.", "🍳 You cook for your friends."),
     (easyread.RULE_CHILDISH_PRAISE, "🎉 You did it.", "🎉 You have answered all the questions."),
     (easyread.RULE_CHILDISH_PRAISE, "🐕 Good boy.", "🐕 You walk the dog every day."),
+    (
+        easyread.RULE_CHILDISH_PRAISE,
+        "🌟 Amazing effort. Keep it up.",
+        "🧽 You keep your home clean. That helps everyone who lives there.",
+    ),
+    (easyread.RULE_CHILDISH_PRAISE, "⭐ I am proud of you.", "📚 I have saved it."),
     (easyread.RULE_EXCLAMATIONS, "👋 Hello! Nice to meet you!", "👋 Hello! Nice to meet you."),
     (easyread.RULE_QUESTIONS, "☕ Do you make tea? Do you make coffee?", "☕ Do you make tea?"),
 ]
@@ -461,3 +467,22 @@ def test_help_lists_every_word_a_member_can_use() -> None:
     coming = ["/settings", "read to me", "fewer pictures", "i can also", "ask staff"]
     assert [w for w in coming if w not in help_text] == []
     assert easyread.is_list(_messages()["help.text"])
+
+
+def test_a_topic_title_at_the_start_is_the_picture() -> None:
+    """{topic} first counts as the picture (every title starts with one); a later one adds one."""
+    assert rules("{topic}: we have finished this topic.", house_style=True) == set()
+    assert easyread.RULE_EMOJI in rules("We have finished {topic} now.", house_style=True)
+    assert easyread.RULE_PICTURES_SCATTERED in rules("{topic}: done 🎉.", house_style=True)
+    messages = _messages()
+    for flow in _topic_flows():
+        title = messages[str(flow["title"])]
+        assert easyread.pictures(title) and title.startswith(easyread.pictures(title)[0]), title
+
+
+def test_no_cheering_after_each_topic_or_answer() -> None:
+    """Adult tone: no "Great" or "!" in what is said after a topic, an answer or a choice."""
+    messages = _messages()
+    for key in ("topic.done", "learn.saved", "nudge.yes", "nudges.turned_on", "all.done"):
+        text = messages[key]
+        assert "!" not in text and "great" not in text.lower(), key

@@ -9,8 +9,8 @@ from bot.types import Incoming, MemberKey, Reply
 CONSENT_EXPLAINED: tuple[str, ...] = (
     "onboarding.consent_kept",
     "onboarding.consent_worries",
-    "onboarding.consent_share",
     "onboarding.consent_nudges",
+    "onboarding.consent_share",
     "onboarding.consent_swaps",
     "onboarding.consent_how_long",
     "onboarding.consent_choice",

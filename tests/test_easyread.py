@@ -379,9 +379,9 @@ def _consent_sequence() -> list[str]:
 #: The ideas issue 13 asks the consent sequence to name, each in its own message.
 CONSENT_IDEAS = {
     "onboarding.consent_kept": ("keep", "support staff"),
-    "onboarding.consent_worries": ("worries", "support staff"),
-    "onboarding.consent_share": ("share a skill", "support staff"),
+    "onboarding.consent_worries": ("worry", "support staff"),
     "onboarding.consent_nudges": ("now and then", "/nudges", "stop"),
+    "onboarding.consent_share": ("share a skill", "support staff"),
     "onboarding.consent_swaps": ("swap skills", "only your support staff"),
     "onboarding.consent_how_long": ("2 years", "delete"),
     "onboarding.consent_choice": ("stop", "delete"),

@@ -80,7 +80,11 @@ SENTENCE_SOFT_MAX = 15
 SENTENCE_HARD_MAX = 20
 GRADE_MAX = 5.5
 GRADE_MIN_WORDS = 8  # the formula is unstable on very short messages
-MESSAGE_MAX_CHARS = 400  # about a phone screen
+MESSAGE_MAX_CHARS = 400  # about a phone screen of sentences
+#: A list (every line after the first starts with a picture, each line short) is
+#: measured in lines instead: a phone screen shows about 17 short lines.
+LIST_MAX_LINES = 17
+LIST_LINE_MAX_CHARS = 45
 
 #: Placeholders the engine fills; anything else in braces is a mistake.
 ALLOWED_PLACEHOLDERS: tuple[str, ...] = (
@@ -96,6 +100,10 @@ ALLOWED_PLACEHOLDERS: tuple[str, ...] = (
 
 #: Messages that may say "do not" / "never" as an instruction (safety text).
 NEGATIVE_ALLOWED_KEYS: frozenset[str] = frozenset({"safety.distress"})
+
+#: Words a member types to ask for something (bot/engine.py COMMAND_WORDS, Telegram
+#: commands): named as they are typed, never reported as jargon ("my data").
+COMMAND_PHRASES: tuple[str, ...] = ("delete my data", "my data", "/mydata")
 
 #: Capital-letter words members know and use; never reported as initials.
 INITIALS_ALLOWED: frozenset[str] = frozenset({"OK", "TV", "I"})
@@ -210,6 +218,22 @@ CHILDISH_PRAISE: tuple[str, ...] = (
     "good girl",
     "good boy",
     "you did it",
+    "great work",
+    "good work",
+    "nice work",
+    "good effort",
+    "great effort",
+    "good try",
+    "keep it up",
+    "keep up the good work",
+    "proud of you",
+    "gold star",
+    "superstar",
+    "you are a star",
+    "brilliant",
+    "amazing",
+    "fantastic",
+    "awesome",
 )
 
 NUMBER_WORDS: tuple[str, ...] = (
@@ -391,9 +415,11 @@ def _check_words(key: str, text: str) -> list[Finding]:
     found: list[Finding] = []
     plain = strip_for_reading(text)
     lowered = plain.lower().replace("’", "'")
+    for phrase in COMMAND_PHRASES:
+        lowered = re.sub(r"(?<![a-z/])" + re.escape(phrase) + r"(?![a-z])", " ", lowered)
     for match in _CONTRACTIONS.finditer(plain):
         found.append(Finding(key, RULE_CONTRACTION, f"'{match.group(0)}': write the words in full"))
-    for word in sorted({w.lower() for w in _WORD.findall(plain)} & JARGON.keys()):
+    for word in sorted({w.lower() for w in _WORD.findall(lowered)} & JARGON.keys()):
         found.append(Finding(key, RULE_JARGON, f"'{word}': say '{JARGON[word]}'"))
     for abbreviation in ABBREVIATIONS:
         if _phrase_in(abbreviation, lowered):
@@ -452,9 +478,20 @@ def _check_placeholders(key: str, text: str) -> list[Finding]:
 _PICTURE_OR_SLOT = re.compile(r"\{emoji\}|" + _PICTURE.pattern)
 
 
+#: A topic title ("🍳 Food and drink") fills {topic}: at the very start it is the picture.
+_TOPIC_FIRST = "{topic}"
+
+
+def _starts_with_topic(text: str) -> bool:
+    """True when the message starts with the {topic} slot (a title that begins with a picture)."""
+    return text.lstrip().startswith(_TOPIC_FIRST)
+
+
 def _check_pictures(key: str, text: str) -> list[Finding]:
     """One picture at the start; later pictures only at the start of a list line."""
     found: list[Finding] = []
+    if _starts_with_topic(text):
+        text = "🏷️" + text.lstrip()[len(_TOPIC_FIRST) :]
     for n, match in enumerate(_PICTURE_OR_SLOT.finditer(text)):
         before = text[: match.start()]
         line_start = before.rfind("\n") + 1
@@ -475,6 +512,32 @@ def _check_pictures(key: str, text: str) -> list[Finding]:
                     f"'{match.group(0)}' is inside a line; keep 1 picture, at the start",
                 )
             )
+    return found
+
+
+def is_list(text: str) -> bool:
+    """True for a list: 3 or more lines, each after the first starting with a picture."""
+    lines = [line.strip() for line in text.strip().split("\n")]
+    return len(lines) >= 3 and all(
+        (match := _PICTURE_OR_SLOT.match(line)) is not None and match.start() == 0
+        for line in lines[1:]
+    )
+
+
+def _check_length(key: str, text: str) -> list[Finding]:
+    """A phone screen: 400 characters of sentences, or a list of up to 17 short lines."""
+    if not is_list(text):
+        if len(text) <= MESSAGE_MAX_CHARS:
+            return []
+        return [Finding(key, RULE_LENGTH, f"{len(text)} characters (at most {MESSAGE_MAX_CHARS})")]
+    lines = text.strip().split("\n")
+    found = [
+        Finding(key, RULE_LENGTH, f"list line '{line[:30]}...' is over {LIST_LINE_MAX_CHARS}")
+        for line in lines
+        if len(line.strip()) > LIST_LINE_MAX_CHARS
+    ]
+    if len(lines) > LIST_MAX_LINES:
+        found.append(Finding(key, RULE_LENGTH, f"{len(lines)} lines (at most {LIST_MAX_LINES})"))
     return found
 
 
@@ -506,11 +569,8 @@ def check_text(
     found: list[Finding] = []
     if house_style:
         found += check_house_style(key, text)
-    if len(text) > MESSAGE_MAX_CHARS:
-        found.append(
-            Finding(key, RULE_LENGTH, f"{len(text)} characters (at most {MESSAGE_MAX_CHARS})")
-        )
-    if not _EMOJI.search(text) and "{emoji}" not in text:
+    found += _check_length(key, text)
+    if not _EMOJI.search(text) and "{emoji}" not in text and not _starts_with_topic(text):
         found.append(Finding(key, RULE_EMOJI, "add an emoji beside the idea"))
     found += _check_placeholders(key, text)
     found += _check_words(key, text)

@@ -5,6 +5,17 @@ from __future__ import annotations
 from bot.engine import Engine
 from bot.types import Incoming, MemberKey, Reply
 
+#: What saying yes means, said one idea a message between the name and the consent question.
+CONSENT_EXPLAINED: tuple[str, ...] = (
+    "onboarding.consent_kept",
+    "onboarding.consent_worries",
+    "onboarding.consent_nudges",
+    "onboarding.consent_share",
+    "onboarding.consent_swaps",
+    "onboarding.consent_how_long",
+    "onboarding.consent_choice",
+)
+
 
 class Chat:
     """Sends what a member would send and remembers what the bot said."""

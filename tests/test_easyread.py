@@ -113,6 +113,12 @@ HOUSE_CASES = [
     (easyread.RULE_CHILDISH_PRAISE, "🌟 You are so clever.", "🍳 You cook for your friends."),
     (easyread.RULE_CHILDISH_PRAISE, "🎉 You did it.", "🎉 You have answered all the questions."),
     (easyread.RULE_CHILDISH_PRAISE, "🐕 Good boy.", "🐕 You walk the dog every day."),
+    (
+        easyread.RULE_CHILDISH_PRAISE,
+        "🌟 Amazing effort. Keep it up.",
+        "🧽 You keep your home clean. That helps everyone who lives there.",
+    ),
+    (easyread.RULE_CHILDISH_PRAISE, "⭐ I am proud of you.", "📚 I have saved it."),
     (easyread.RULE_EXCLAMATIONS, "👋 Hello! Nice to meet you!", "👋 Hello! Nice to meet you."),
     (easyread.RULE_QUESTIONS, "☕ Do you make tea? Do you make coffee?", "☕ Do you make tea?"),
 ]
@@ -344,3 +350,139 @@ def test_fewer_pictures_keeps_only_the_first_whole_picture_and_every_word() -> N
     fewer = fewer_pictures(text)
     assert fewer == "👋 Hello Sam! Do you cook? Yes.\nGarden day"
     assert pictures(fewer) == ["👋"]
+
+
+# ------------------------------------------------------------------ consent, one idea a message
+
+
+def _messages() -> dict[str, str]:
+    """Every member-facing message, by key."""
+    messages: dict[str, str] = {}
+    for path in (DIALOGUES / "en").glob("*.yml"):
+        messages.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return messages
+
+
+def _consent_sequence() -> list[str]:
+    """The say messages just before the consent question, then the question, in order."""
+    flow = yaml.safe_load((DIALOGUES / "flows" / "onboarding.yml").read_text(encoding="utf-8"))
+    steps = {s["id"]: s for s in flow["steps"]}
+    step, said = steps[flow["start"]], []
+    while step["type"] != "consent":
+        said = [*said, step["text"]] if step["type"] == "say" else []
+        target = step["next"] if "next" in step else step["buttons"][0]["next"]
+        step = steps[target]
+    explained = [key for key in said if key.startswith("onboarding.consent_")]
+    return [*explained, step["text"]]
+
+
+#: The ideas issue 13 asks the consent sequence to name, each in its own message.
+CONSENT_IDEAS = {
+    "onboarding.consent_kept": ("keep", "support staff"),
+    "onboarding.consent_worries": ("worry", "support staff"),
+    "onboarding.consent_nudges": ("now and then", "/nudges", "stop"),
+    "onboarding.consent_share": ("share a skill", "support staff"),
+    "onboarding.consent_swaps": ("swap skills", "only your support staff"),
+    "onboarding.consent_how_long": ("2 years", "delete"),
+    "onboarding.consent_choice": ("stop", "delete"),
+}
+
+
+def test_consent_is_said_in_short_messages_one_idea_each() -> None:
+    """Each message before the consent question is at most 2 short sentences, 1 picture first."""
+    from bot.easyread import pictures, sentences, words
+
+    messages = _messages()
+    sequence = _consent_sequence()
+    explained, question = sequence[:-1], sequence[-1]
+    assert question == "onboarding.consent"
+    assert explained == list(CONSENT_IDEAS), "one message per idea, in this order"
+    for key in explained:
+        text = messages[key]
+        assert len(sentences(text)) <= 2, key
+        assert len(words(text)) <= 25, key
+        assert all(len(words(s)) <= 15 for s in sentences(text)), key
+        assert len(pictures(text)) == 1 and text.startswith(pictures(text)[0]), key
+        assert "?" not in text, f"{key}: only the last message asks"
+        lowered = text.lower()
+        missing = [idea for idea in CONSENT_IDEAS[key] if idea not in lowered]
+        assert missing == [], f"{key} should name {missing}"
+    # The last message stays the question, short and whole on its own (it is shown
+    # again by itself after "repeat" or a break).
+    assert messages[question].count("?") == 1 and len(words(messages[question])) <= 12
+
+
+def test_consent_says_how_long_answers_are_kept_as_the_purge_job_does() -> None:
+    """The words "2 years" match the retention default that bot/jobs.py purges by."""
+    from bot.settings import Settings
+
+    months = Settings.model_fields["retention_months"].default
+    assert months % 12 == 0, "say the new period in words in onboarding.consent_how_long"
+    assert f"{months // 12} years" in _messages()["onboarding.consent_how_long"]
+
+
+# ------------------------------------------------------------------ lists and command words
+
+
+def test_a_long_list_of_short_lines_passes_and_long_prose_does_not() -> None:
+    """Over 400 characters: a list of short picture lines passes, sentences do not."""
+    items = [f"🐱 cat {n}: a cat that sits on a mat" for n in range(14)]
+    listed = "\n".join(["💡 Here are the cats.", *items])
+    assert len(listed) > easyread.MESSAGE_MAX_CHARS
+    assert easyread.is_list(listed)
+    assert easyread.RULE_LENGTH not in rules(listed, house_style=True)
+    prose = "💡 " + " ".join(item[2:] + "." for item in items)
+    assert len(prose) > easyread.MESSAGE_MAX_CHARS
+    assert not easyread.is_list(prose)
+    assert easyread.RULE_LENGTH in rules(prose)
+
+
+def test_a_list_is_still_measured_by_its_lines() -> None:
+    """Too many lines, or one line too long for the phone, is reported."""
+    too_many = "\n".join(["💡 Cats."] + [f"🐱 cat {n} on a mat" for n in range(20)])
+    assert easyread.RULE_LENGTH in rules(too_many)
+    long_line = "🐱 " + "a cat that sits on the mat " * 2
+    wide = "\n".join(["💡 Cats."] + ["🐱 a cat on a mat, at home"] * 14 + [long_line])
+    assert len(wide) > easyread.MESSAGE_MAX_CHARS
+    assert easyread.RULE_LENGTH in rules(wide)
+    assert easyread.RULE_LENGTH in rules("💡 Cats.\nNo picture here " * 30)
+
+
+def test_command_words_are_not_jargon_but_the_word_still_is() -> None:
+    """ "my data" is what a member types; "your data" is still jargon."""
+    assert easyread.RULE_JARGON not in rules("📋 Type my data to see what I keep.")
+    assert easyread.RULE_JARGON in rules("📋 Here is your data.")
+
+
+def test_help_lists_every_word_a_member_can_use() -> None:
+    """Each command the engine knows, and each word coming in this release, is in help.text."""
+    from bot.engine import COMMAND_WORDS
+
+    help_text = _messages()["help.text"].lower()
+    by_command: dict[str, list[str]] = {}
+    for word, command in COMMAND_WORDS.items():
+        by_command.setdefault(command, []).append(word)
+    missing = [c for c, ws in by_command.items() if not any(w in help_text for w in ws)]
+    assert missing == [], f"help.text does not name {missing}"
+    coming = ["/settings", "read to me", "fewer pictures", "i can also", "ask staff"]
+    assert [w for w in coming if w not in help_text] == []
+    assert easyread.is_list(_messages()["help.text"])
+
+
+def test_a_topic_title_at_the_start_is_the_picture() -> None:
+    """{topic} first counts as the picture (every title starts with one); a later one adds one."""
+    assert rules("{topic}: we have finished this topic.", house_style=True) == set()
+    assert easyread.RULE_EMOJI in rules("We have finished {topic} now.", house_style=True)
+    assert easyread.RULE_PICTURES_SCATTERED in rules("{topic}: done 🎉.", house_style=True)
+    messages = _messages()
+    for flow in _topic_flows():
+        title = messages[str(flow["title"])]
+        assert easyread.pictures(title) and title.startswith(easyread.pictures(title)[0]), title
+
+
+def test_no_cheering_after_each_topic_or_answer() -> None:
+    """Adult tone: no "Great" or "!" in what is said after a topic, an answer or a choice."""
+    messages = _messages()
+    for key in ("topic.done", "learn.saved", "nudge.yes", "nudges.turned_on", "all.done"):
+        text = messages[key]
+        assert "!" not in text and "great" not in text.lower(), key

@@ -19,7 +19,7 @@ from storage.models import (
     MemberSkill,
     StaffAlert,
 )
-from tests.chat import Chat
+from tests.chat import CONSENT_EXPLAINED, Chat
 from tests.conftest import Database, runtime_for
 
 
@@ -50,7 +50,7 @@ async def test_onboarding_and_three_topics_are_said_and_stored(
         await chat.cmd("start")
         assert chat.keys == ["onboarding.welcome", "onboarding.ask_name"]
         await chat.say("my name is sam")
-        assert chat.keys == ["onboarding.nice_to_meet", "onboarding.consent"]
+        assert chat.keys == ["onboarding.nice_to_meet", *CONSENT_EXPLAINED, "onboarding.consent"]
         assert "Sam" in chat.last[0].text
         assert chat.choices == ["yes", "no"]
         await chat.press("yes")

@@ -24,6 +24,7 @@ from bot.app import load_app_content
 from bot.content import Content
 from bot.settings import Settings
 from tests.botapi_peer import PORTS, TOKEN, ApiCall, BotApiPeer
+from tests.chat import CONSENT_EXPLAINED
 
 pytestmark = pytest.mark.slow
 
@@ -180,11 +181,16 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
             say(content, "onboarding.ask_name"),
         ]
 
-        # the name, typed: the consent question comes with 2 buttons
+        # the name, typed: what saying yes means, 1 idea a message, then the
+        # consent question with 2 buttons
         mark = peer.mark()
         peer.text(sam, "Sam")
-        calls = wait_turn(peer, 5001, mark, 2)
-        assert methods(calls) == ["sendChatAction", "sendMessage", "sendMessage"]
+        said = 2 + len(CONSENT_EXPLAINED)
+        calls = wait_turn(peer, 5001, mark, said)
+        assert methods(calls) == ["sendChatAction"] + ["sendMessage"] * said
+        assert [c.params["text"] for c in calls[2:-1]] == [
+            say(content, key) for key in CONSENT_EXPLAINED
+        ]
         consent = peer.sent(5001, mark)[-1]
         assert consent["text"] == say(content, "onboarding.consent")
         consent_buttons = peer.buttons(consent)

@@ -45,9 +45,9 @@ from bot.conversation.state import (
     prompt_choices,
     prompt_kind,
 )
-from bot.conversation.tables import INTERRUPTS, PROMPTS, InterruptSpec, PromptSpec
+from bot.conversation.tables import InterruptSpec, PromptSpec, typed_choice, waiting
 from bot.conversation.topics import Topics
-from bot.conversation.words import COMMAND_WORDS, clean_text, feeling_words, plain_words, storable
+from bot.conversation.words import COMMAND_WORDS, clean_text, plain_words, storable
 from bot.mood import detect_low_mood
 from bot.nlu.safety import detect_distress
 from bot.settings import Settings
@@ -355,17 +355,9 @@ class Engine(Prompts):
             return
         await self._text_answer(turn, u, intent)
 
-    def _waiting(self, turn: Turn) -> PromptSpec | InterruptSpec | None:
-        """The table entry of what the member is asked now: an interrupt or a prompt."""
-        interrupt = interrupt_of(turn.data)
-        if interrupt is not None:
-            return INTERRUPTS[interrupt]
-        kind = prompt_kind(turn.data)
-        return PROMPTS.get(kind) if kind else None
-
     def _asks_feelings(self, turn: Turn) -> bool:
         """True when the waiting question is "how do you feel" (sad words answer it)."""
-        spec = self._waiting(turn)
+        spec = waiting(turn.data)
         return spec is not None and spec.feelings
 
     # ------------------------------------------------------------------- commands
@@ -454,7 +446,7 @@ class Engine(Prompts):
 
     async def _choose(self, turn: Turn, choice: str, u: Understood | None) -> None:
         """Act on a chosen answer for whatever prompt is waiting."""
-        spec = self._waiting(turn)
+        spec = waiting(turn.data)
         if isinstance(spec, InterruptSpec):
             await spec.on_choice(self, turn, choice, u)
         elif turn.state.status != Status.ACTIVE:
@@ -479,19 +471,10 @@ class Engine(Prompts):
             else:
                 await self.show_where(turn)
             return
-        spec = self._waiting(turn)
+        spec = waiting(turn.data)
         if interrupt_of(turn.data) is None and await self.onboarding.typed(turn, u):
             return
-        if spec is not None and spec.feelings:
-            choice = feeling_words(u.text) or spec.intents.get(intent or "")
-            await self.store(turn, "text", storable(u.raw), choice=choice, intent=intent)
-            if choice is None:
-                self.say(turn, "clarify.pick")
-                self.render_prompt(turn)
-                return
-            await self._choose(turn, choice, u)
-            return
-        mapped = spec.intents.get(intent or "") if spec is not None else None
+        mapped = typed_choice(spec, u.text, intent)
         if isinstance(spec, PromptSpec) and spec.on_text is not None:
             answer_id = await self.store(
                 turn, "text", storable(u.raw), choice=mapped, intent=intent
@@ -502,7 +485,8 @@ class Engine(Prompts):
         if mapped is not None:
             await self._choose(turn, mapped, u)
             return
-        if intent == "stop" or intent == "goodbye":
+        feelings = spec is not None and spec.feelings  # "stop" there is not a goodbye
+        if intent in ("stop", "goodbye") and not feelings:
             await self.sessions.pause(turn, bye="paused")
             return
         self.say(turn, "clarify.pick")

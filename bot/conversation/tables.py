@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.conversation.state import Interrupt, PromptKind
+from bot.conversation.state import Interrupt, PromptKind, StateData, interrupt_of, prompt_kind
+from bot.conversation.words import feeling_words
 
 if TYPE_CHECKING:
     from bot.content import Step
@@ -164,6 +165,18 @@ PROMPTS: dict[PromptKind, PromptSpec] = {
     ),
 }
 
+
+def _rating(moment: Interrupt, key: str, buttons: Buttons = CONFIDENCE_BUTTONS) -> InterruptSpec:
+    """A "how do you feel" in between: at the start or the end of a session."""
+    return InterruptSpec(
+        key,
+        buttons,
+        lambda e, turn, choice, u: e.sessions.rating(turn, moment, choice),
+        FEELING_INTENTS,
+        feelings=True,
+    )
+
+
 INTERRUPTS: dict[Interrupt, InterruptSpec] = {
     Interrupt.SAFETY: InterruptSpec(
         "safety.carry_on",
@@ -171,20 +184,8 @@ INTERRUPTS: dict[Interrupt, InterruptSpec] = {
         lambda e, turn, choice, u: e.sessions.safety_choice(turn, choice),
         {"affirm": "carry_on", "deny": "pause", "goodbye": "pause"},
     ),
-    Interrupt.CONFIDENCE_START: InterruptSpec(
-        "confidence.start",
-        CONFIDENCE_BUTTONS,
-        lambda e, turn, choice, u: e.sessions.rating(turn, Interrupt.CONFIDENCE_START, choice),
-        FEELING_INTENTS,
-        feelings=True,
-    ),
-    Interrupt.CONFIDENCE_END: InterruptSpec(
-        "confidence.end",
-        RATING_BUTTONS,
-        lambda e, turn, choice, u: e.sessions.rating(turn, Interrupt.CONFIDENCE_END, choice),
-        FEELING_INTENTS,
-        feelings=True,
-    ),
+    Interrupt.CONFIDENCE_START: _rating(Interrupt.CONFIDENCE_START, "confidence.start"),
+    Interrupt.CONFIDENCE_END: _rating(Interrupt.CONFIDENCE_END, "confidence.end", RATING_BUTTONS),
     Interrupt.STOP_MENU: InterruptSpec(
         "stop.menu",
         STOP_BUTTONS,
@@ -227,3 +228,23 @@ INTENT_CHOICES: dict[str, dict[str, str]] = {
     **{kind: spec.intents for kind, spec in PROMPTS.items()},
     **{kind: spec.intents for kind, spec in INTERRUPTS.items()},
 }
+
+
+def waiting(data: StateData) -> PromptSpec | InterruptSpec | None:
+    """The table entry of what a saved state is asking: its interrupt, else its prompt."""
+    interrupt = interrupt_of(data)
+    if interrupt is not None:
+        return INTERRUPTS[interrupt]
+    kind = prompt_kind(data)
+    return PROMPTS.get(kind) if kind else None
+
+
+def typed_choice(
+    spec: PromptSpec | InterruptSpec | None, text: str, intent: str | None
+) -> str | None:
+    """The choice typed text makes: feeling words for a rating, else the intent's."""
+    if spec is None:
+        return None
+    if spec.feelings:
+        return feeling_words(text) or spec.intents.get(intent or "")
+    return spec.intents.get(intent or "")

@@ -25,6 +25,31 @@ def found_skills(u: Understood | None) -> list[str]:
     return [f.skill for f in (u.skills if u else []) if not f.learning_wish]
 
 
+def back_target(
+    history: list[list[str]], current: list[str], phase: str
+) -> tuple[list[str] | None, list[list[str]]]:
+    """Where "back" goes from ``current`` ([topic, question]) and the history after it.
+
+    While confirming a skill, back asks the question again; after a topic, its
+    last question; on a question, the one before it in the same topic. ``None``
+    when there is nothing to go back to in this topic (history then unchanged).
+    """
+    trail = list(history)
+    if phase == "confirm":
+        target: list[str] | None = current
+    elif phase == "topic_end":
+        target = trail[-1] if trail else None
+    else:
+        while trail and trail[-1] == current:
+            trail.pop()
+        target = trail[-1] if trail else None
+    if target is None or target[0] != current[0]:
+        return None, history
+    while trail and trail[-1] == target:
+        trail.pop()
+    return target, trail
+
+
 class Topics(Part):
     """Asks topic questions and turns answers into skills to confirm or wishes."""
 
@@ -41,19 +66,11 @@ class Topics(Part):
             await self.engine.show_where(turn)
             return
         current = [state.flow_id, state.step_id]
-        phase = derive_phase(state.flow_id, turn.data)
-        if phase == "confirm" or phase == "topic_end":
-            target = current if phase == "confirm" else (history[-1] if history else None)
-        else:
-            while history and history[-1] == current:
-                history.pop()
-            target = history[-1] if history else None
-        if target is None or target[0] != state.flow_id:
+        target, history = back_target(history, current, derive_phase(state.flow_id, turn.data))
+        if target is None:
             self.say(turn, "back.first")
             self.render_prompt(turn)
             return
-        while history and history[-1] == target:
-            history.pop()
         turn.data["history"] = history
         topic = self.content.topic(target[0])
         question = topic.question(target[1]) if topic else None

@@ -25,6 +25,7 @@ from bot.conversation.state import (
     prompt_kind,
 )
 from bot.conversation.tables import (
+    COMMAND_ACTIONS,
     CONFIRM_BUTTONS,
     INTENT_CHOICES,
     INTERRUPTS,
@@ -34,7 +35,15 @@ from bot.conversation.tables import (
     waiting,
 )
 from bot.conversation.topics import back_target, open_skills
-from bot.conversation.words import clean_text, extract_name, feeling_words, plain_words, storable
+from bot.conversation.words import (
+    COMMAND_WORDS,
+    clean_text,
+    extract_name,
+    feeling_words,
+    plain_words,
+    storable,
+)
+from bot.types import COMMANDS
 
 
 def saved(kind: str, *, interrupt: str | None = None, under: str | None = None) -> StateData:
@@ -144,6 +153,11 @@ def test_every_mapped_choice_is_a_button_of_its_prompt() -> None:
     for interrupt, ispec in INTERRUPTS.items():
         assert set(ispec.intents.values()) <= {c for c, _ in ispec.buttons} | {"skip"}, interrupt
     assert set(INTENT_CHOICES) == {*PROMPTS, *INTERRUPTS}
+
+
+def test_every_command_a_channel_sends_has_an_action() -> None:
+    assert set(COMMAND_ACTIONS) == set(COMMANDS)
+    assert set(COMMAND_WORDS.values()) <= set(COMMAND_ACTIONS)
 
 
 def test_every_confirmation_button_keeps_a_status() -> None:

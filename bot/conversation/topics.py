@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from bot.content import Question, Topic
 from bot.conversation.context import Turn, Understood
 from bot.conversation.prompts import Part
-from bot.conversation.state import PendingItem, PromptKind, Status, derive_phase
+from bot.conversation.state import PendingItem, Phase, PromptKind, Status, derive_phase
 from bot.conversation.tables import WISH_BUTTONS
 from storage import repo
 
@@ -26,7 +26,7 @@ def found_skills(u: Understood | None) -> list[str]:
 
 
 def back_target(
-    history: list[list[str]], current: list[str], phase: str
+    history: list[list[str]], current: list[str], phase: Phase
 ) -> tuple[list[str] | None, list[list[str]]]:
     """Where "back" goes from ``current`` ([topic, question]) and the history after it.
 
@@ -35,9 +35,9 @@ def back_target(
     when there is nothing to go back to in this topic (history then unchanged).
     """
     trail = list(history)
-    if phase == "confirm":
+    if phase == Phase.CONFIRM:
         target: list[str] | None = current
-    elif phase == "topic_end":
+    elif phase == Phase.TOPIC_END:
         target = trail[-1] if trail else None
     else:
         while trail and trail[-1] == current:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.content import Content, load_content
+from bot.content import Content, check_keys, load_content
 from bot.conversation.context import Extension
 from bot.conversation.engine import ENGINE_KEYS, CardRenderer, Engine
 from bot.logs import setup_logging
@@ -77,6 +77,12 @@ def make_card_renderer(content: Content) -> CardRenderer:
     return render
 
 
+def check_extension_keys(content: Content, extensions: tuple[Extension, ...]) -> None:
+    """Every message key each extension declares exists (raises ContentError)."""
+    for extension in extensions:
+        check_keys(content, extension.message_keys, f"extension '{extension.prefix}'")
+
+
 def default_extensions(settings: Settings) -> tuple[Extension, ...]:
     """The engine extensions every runtime gets (profile editing, nudges, ...)."""
     from bot.nudges.extension import NudgeExtension
@@ -107,6 +113,9 @@ async def open_runtime(
     if understanding is None:
         await preflight.check_rasa(settings)
     content = content or load_app_content(settings)
+    if extensions is None:
+        extensions = default_extensions(settings)
+    check_extension_keys(content, extensions)
     url = settings.effective_database_url()
     db = make_engine(url, schema=db_schema)
     try:
@@ -122,7 +131,7 @@ async def open_runtime(
                 finder,
                 settings,
                 make_card_renderer(content),
-                extensions=default_extensions(settings) if extensions is None else extensions,
+                extensions=extensions,
             )
             yield Runtime(settings, content, db, sessionmaker, nlu, finder, engine)
     finally:

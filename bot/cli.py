@@ -130,6 +130,7 @@ def dialogues_check(
     ] = None,
 ) -> None:
     """Check every flow and message: links, keys, and the easy-read rules."""
+    from bot.app import default_extensions
     from bot.content import ContentError, load_content
     from bot.conversation.engine import ENGINE_KEYS
     from bot.easyread import run_check
@@ -138,7 +139,8 @@ def dialogues_check(
     folder = path or settings.dialogues_dir
     code = 0
     try:
-        content = load_content(folder, engine_keys=ENGINE_KEYS)
+        keys = (*ENGINE_KEYS, *(k for e in default_extensions(settings) for k in e.message_keys))
+        content = load_content(folder, engine_keys=keys)
         questions = sum(len(t.questions) for t in content.topics)
         typer.echo(
             f"flows OK: {len(content.topics)} topics, {questions} questions, "

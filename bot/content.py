@@ -326,6 +326,13 @@ def _check_keys(content: Content, engine_keys: tuple[str, ...], problems: list[s
             problems.append(f"{where}: missing message key '{key}'")
 
 
+def check_keys(content: Content, keys: tuple[str, ...], where: str) -> None:
+    """Raise :class:`ContentError` naming every key of ``keys`` with no message."""
+    problems = [f"{where}: missing message key '{k}'" for k in keys if not content.has(k)]
+    if problems:
+        raise ContentError(problems)
+
+
 def load_content(
     dialogues_dir: Path, *, engine_keys: tuple[str, ...] = (), default_language: str = "en"
 ) -> Content:

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.conversation.context import TurnContext
+from bot.conversation.context import Extension, TurnContext
 from storage import repo
 from storage.models import MemberSkill
 
 PREFIX = "rm:"
 
 
-class RemoveSkill:
+class RemoveSkill(Extension):
     """An engine extension: "Remove a skill" lists confirmed skills as buttons."""
 
     prefix = PREFIX
     commands: tuple[str, ...] = ("removeskill",)
+    message_keys: tuple[str, ...] = (
+        "button.remove_skill",
+        "button.keep_all",
+        "profile.which",
+        "profile.removed",
+        "profile.kept",
+        "profile.already_removed",
+        "myskills.none",
+    )
+
+    def profile_buttons(self, confirmed: int) -> tuple[tuple[str, str], ...]:
+        """ "Take a skill off my list" under "My skills", once there is one."""
+        return ((f"{PREFIX}list", "button.remove_skill"),) if confirmed else ()
 
     async def on_command(self, ctx: TurnContext, command: str, args: str) -> None:
         """Offer the member's confirmed skills as buttons to remove."""

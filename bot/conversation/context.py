@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,7 +88,16 @@ class TurnContext:
 
 
 class Extension(Protocol):
-    """A feature plugged into the engine: its own commands and button prefix."""
+    """A feature plugged into the engine: its own commands and button prefix.
+
+    ``prefix``, ``commands``, ``on_button`` and ``on_command`` are required. The
+    other hooks are optional: an extension that subclasses ``Extension`` gets
+    their defaults (no keys, no member data, no profile buttons).
+    """
+
+    #: Every message key the extension uses; checked against ``dialogues/`` at
+    #: start-up and by ``skillspark dialogues check``, like the engine's own.
+    message_keys: tuple[str, ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -107,6 +116,14 @@ class Extension(Protocol):
     async def on_command(self, ctx: TurnContext, command: str, args: str) -> None:
         """One of the extension's commands, with whatever followed it."""
         ...
+
+    async def member_data(self, session: AsyncSession, member_id: int) -> dict[str, Any]:
+        """What the extension keeps about a member, added to their "my data" file."""
+        return {}
+
+    def profile_buttons(self, confirmed: int) -> tuple[tuple[str, str], ...]:
+        """Buttons (choice, label key) under "My skills" for a member with ``confirmed`` skills."""
+        return ()
 
 
 @dataclass

@@ -45,9 +45,15 @@ from bot.conversation.state import (
     prompt_choices,
     prompt_kind,
 )
-from bot.conversation.tables import INTERRUPTS, PROMPTS, InterruptSpec, PromptSpec
+from bot.conversation.tables import (
+    COMMAND_ACTIONS,
+    InterruptSpec,
+    PromptSpec,
+    typed_choice,
+    waiting,
+)
 from bot.conversation.topics import Topics
-from bot.conversation.words import COMMAND_WORDS, clean_text, feeling_words, plain_words, storable
+from bot.conversation.words import COMMAND_WORDS, clean_text, plain_words, storable
 from bot.mood import detect_low_mood
 from bot.nlu.safety import detect_distress
 from bot.settings import Settings
@@ -341,7 +347,7 @@ class Engine(Prompts):
         choice = self.label_choice(turn, words)
         if choice is not None:
             await self.store(turn, "text", storable(u.raw), choice=choice)
-            await self._choose(turn, choice, u)
+            await self.choose(turn, choice, u)
             return
         command = COMMAND_WORDS.get(words)
         intent = self._intent(u)
@@ -355,62 +361,35 @@ class Engine(Prompts):
             return
         await self._text_answer(turn, u, intent)
 
-    def _waiting(self, turn: Turn) -> PromptSpec | InterruptSpec | None:
-        """The table entry of what the member is asked now: an interrupt or a prompt."""
-        interrupt = interrupt_of(turn.data)
-        if interrupt is not None:
-            return INTERRUPTS[interrupt]
-        kind = prompt_kind(turn.data)
-        return PROMPTS.get(kind) if kind else None
-
     def _asks_feelings(self, turn: Turn) -> bool:
         """True when the waiting question is "how do you feel" (sad words answer it)."""
-        spec = self._waiting(turn)
+        spec = waiting(turn.data)
         return spec is not None and spec.feelings
 
     # ------------------------------------------------------------------- commands
 
     async def _command(self, turn: Turn, command: str) -> None:
-        """Handle help, repeat, back, skip, pause, stop, resume, start and my skills."""
+        """An extension's command, or one of :data:`COMMAND_ACTIONS` (help, back, ...)."""
         state = turn.state
         name, _, args = command.partition(" ")
         extension = next((e for e in self.extensions if name in e.commands), None)
         if extension is not None and state.status not in NOT_STARTED:
             await extension.on_command(TurnContext(self, turn), name, args.strip())
             return
-        command = name
-        if command == "start":
-            await self.sessions.start(turn)
-        elif state.status in NOT_STARTED and command in ("mydata", "forget"):
-            self.say(turn, "mydata.none" if command == "mydata" else "forget.nothing")
-            await self.show_where(turn)
-        elif state.status in NOT_STARTED and command != "help":
-            await self.onboarding.start(turn)
-        elif command == "help":
-            self.say(turn, "help.text")
-            await self.show_where(turn)
-        elif command == "repeat":
-            await self.show_where(turn)
-        elif command == "pause":
-            await self.sessions.pause(turn, bye="paused")
-        elif command == "stop":
-            await self.sessions.stop(turn)
-        elif command == "mydata":
-            await self.rights.my_data(turn)
-            await self.show_where(turn)
-        elif command == "forget":
-            await self.rights.ask_forget(turn)
-        elif command == "resume":
-            await self.sessions.start(turn)
-        elif command == "myskills":
-            await self.rights.my_skills(turn)
-            await self.show_where(turn)
-        elif command == "back":
-            await self.topics.back(turn)
-        elif command == "skip":
-            await self._choose(turn, "skip", None)
-        else:
+        action = COMMAND_ACTIONS.get(name)
+        if state.status in NOT_STARTED and (action is None or action.before_consent is not None):
+            if action is not None and action.before_consent:
+                self.say(turn, action.before_consent)
+                await self.show_where(turn)
+            else:
+                await self.onboarding.start(turn)
+            return
+        if action is None:
             self.say(turn, "input.not_understood")
+            await self.show_where(turn)
+            return
+        await action.run(self, turn)
+        if action.show_after:
             await self.show_where(turn)
 
     async def show_where(self, turn: Turn) -> None:
@@ -450,11 +429,11 @@ class Engine(Prompts):
             await self.show_where(turn)
             return
         await self.store(turn, "button", incoming.value, choice=incoming.value)
-        await self._choose(turn, incoming.value, None)
+        await self.choose(turn, incoming.value, None)
 
-    async def _choose(self, turn: Turn, choice: str, u: Understood | None) -> None:
+    async def choose(self, turn: Turn, choice: str, u: Understood | None) -> None:
         """Act on a chosen answer for whatever prompt is waiting."""
-        spec = self._waiting(turn)
+        spec = waiting(turn.data)
         if isinstance(spec, InterruptSpec):
             await spec.on_choice(self, turn, choice, u)
         elif turn.state.status != Status.ACTIVE:
@@ -479,19 +458,10 @@ class Engine(Prompts):
             else:
                 await self.show_where(turn)
             return
-        spec = self._waiting(turn)
+        spec = waiting(turn.data)
         if interrupt_of(turn.data) is None and await self.onboarding.typed(turn, u):
             return
-        if spec is not None and spec.feelings:
-            choice = feeling_words(u.text) or spec.intents.get(intent or "")
-            await self.store(turn, "text", storable(u.raw), choice=choice, intent=intent)
-            if choice is None:
-                self.say(turn, "clarify.pick")
-                self.render_prompt(turn)
-                return
-            await self._choose(turn, choice, u)
-            return
-        mapped = spec.intents.get(intent or "") if spec is not None else None
+        mapped = typed_choice(spec, u.text, intent)
         if isinstance(spec, PromptSpec) and spec.on_text is not None:
             answer_id = await self.store(
                 turn, "text", storable(u.raw), choice=mapped, intent=intent
@@ -500,9 +470,10 @@ class Engine(Prompts):
             return
         await self.store(turn, "text", storable(u.raw), choice=mapped, intent=intent)
         if mapped is not None:
-            await self._choose(turn, mapped, u)
+            await self.choose(turn, mapped, u)
             return
-        if intent == "stop" or intent == "goodbye":
+        feelings = spec is not None and spec.feelings  # "stop" there is not a goodbye
+        if intent in ("stop", "goodbye") and not feelings:
             await self.sessions.pause(turn, bye="paused")
             return
         self.say(turn, "clarify.pick")

@@ -12,6 +12,24 @@ from storage import repo
 from storage.models import utcnow
 
 
+def walk(steps: dict[str, Step], step_id: str) -> tuple[list[Step], str]:
+    """From ``step_id``: the steps said on the way, and the step (or ``@action``) that waits.
+
+    The stop is ``""`` when the steps only ever say things (a loop, caught by the
+    validator; never walked for ever).
+    """
+    said: list[Step] = []
+    for _ in range(len(steps) + 1):
+        if step_id.startswith("@"):
+            return said, step_id
+        step = steps[step_id]
+        if STEPS[step.type].waits:
+            return said, step.id
+        said.append(step)
+        step_id = step.next
+    return said, ""
+
+
 class Onboarding(Part):
     """Name, consent, a first rating and whatever else the onboarding flow says."""
 
@@ -25,19 +43,17 @@ class Onboarding(Part):
 
     async def enter_step(self, turn: Turn, step_id: str) -> None:
         """Walk onboarding steps from ``step_id`` until one waits for the member."""
-        for _ in range(len(self.content.onboarding) + 1):
-            if step_id.startswith("@"):
-                await self.action(turn, step_id)
-                return
-            step = self.content.onboarding[step_id]
+        said, stop = walk(self.content.onboarding, step_id)
+        for step in said:
+            self.say(turn, step.text)
+        where = stop if stop and not stop.startswith("@") else (said[-1].id if said else "")
+        if where:
             turn.state.flow_id = "onboarding"
-            turn.state.step_id = step.id
-            if not STEPS[step.type].waits:
-                self.say(turn, step.text)
-                step_id = step.next
-                continue
-            self.ask_step(turn, step)
-            return
+            turn.state.step_id = where
+        if stop.startswith("@"):
+            await self.action(turn, stop)
+        elif stop:
+            self.ask_step(turn, self.content.onboarding[stop])
 
     def ask_step(self, turn: Turn, step: Step) -> None:
         """Ask one onboarding step that waits for an answer (as its step type says)."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot.content import Content
 from bot.conversation.context import Turn
-from bot.conversation.state import Interrupt, PromptKind, derive_phase
+from bot.conversation.state import Interrupt, Phase, PromptKind, derive_phase
 from bot.conversation.tables import INTERRUPTS, PROMPTS, Buttons
 from bot.conversation.words import plain_words
 from bot.settings import Settings
@@ -86,7 +86,7 @@ class Prompts:
         if interrupt:
             return f"{interrupt}"
         state = turn.state
-        if derive_phase(state.flow_id, turn.data) == "confirm":
+        if derive_phase(state.flow_id, turn.data) == Phase.CONFIRM:
             return f"{state.flow_id}.{state.step_id}.confirm"
         if state.step_id:
             return f"{state.flow_id}.{state.step_id}"

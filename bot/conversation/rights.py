@@ -52,9 +52,7 @@ class Rights(Part):
         data = await repo.member_data(turn.session, turn.member)
         for extension in self.engine.extensions:
             # An extension that keeps member data of its own adds it to the file.
-            collect = getattr(extension, "member_data", None)
-            if collect is not None:
-                data.update(await collect(turn.session, turn.member.id))
+            data.update(await extension.member_data(turn.session, turn.member.id))
         lines = [
             self.text(turn, "mydata.title"),
             self.text(turn, "mydata.answers", count=str(len(data["answers"]))),
@@ -114,9 +112,11 @@ class Rights(Part):
             lines.append(self.text(turn, "myskills.wishes_title"))
             for _, label in profile.wishes:
                 lines.append(self.text(turn, "myskills.wish", label=label))
-        buttons: tuple[Button, ...] = ()
-        if profile.skills and any(e.prefix == "rm:" for e in self.engine.extensions):
-            buttons = (Button("rm:list", self.text(turn, "button.remove_skill")),)
+        buttons = tuple(
+            Button(choice, self.text(turn, label))
+            for extension in self.engine.extensions
+            for choice, label in extension.profile_buttons(len(profile.skills))
+        )
         renderer = self.engine.card_renderer
         if renderer is not None and profile.skills:
             name = profile.first_name or str(turn.data.get("name", ""))

@@ -51,6 +51,16 @@ class Interrupt(StrEnum):
     FORGET_CONFIRM = "forget_confirm"
 
 
+class Phase(StrEnum):
+    """The old ``phase`` column, derived from the waiting prompt (:func:`derive_phase`)."""
+
+    STEP = "step"  # onboarding
+    QUESTION = "question"
+    CONFIRM = "confirm"
+    TOPIC_END = "topic_end"
+    FINAL_RATING = "final_rating"
+
+
 #: Interrupts that ask "how do you feel" (a session rating).
 RATING_INTERRUPTS = (Interrupt.CONFIDENCE_START, Interrupt.CONFIDENCE_END)
 
@@ -109,22 +119,19 @@ def prompt_choices(data: StateData) -> list[str]:
     return [str(c) for c, _ in prompt.get("buttons", [])] if prompt else []
 
 
-def derive_phase(flow_id: str, data: StateData) -> str:
-    """The old ``phase`` column, from the prompt the member returns to.
-
-    ``step`` (onboarding), ``question``, ``confirm``, ``topic_end``, ``final_rating``.
-    """
+def derive_phase(flow_id: str, data: StateData) -> Phase:
+    """The old ``phase`` column, from the prompt the member returns to."""
     prompt = data.get("saved_prompt") if data.get("interrupt") else data.get("prompt")
     kind = prompt.get("kind") if prompt else None
     if kind == PromptKind.CONFIRM:
-        return "confirm"
+        return Phase.CONFIRM
     if kind == PromptKind.MORE:
-        return "topic_end"
+        return Phase.TOPIC_END
     if kind == PromptKind.QUESTION:
-        return "question"
+        return Phase.QUESTION
     if kind == PromptKind.FINAL_RATING or flow_id == "end":
-        return "final_rating"
-    return "step"
+        return Phase.FINAL_RATING
+    return Phase.STEP
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -6,6 +6,7 @@
 * :data:`STEPS`: for each onboarding step type, the prompt it asks, the fields
   the flow must give (checked by ``bot.content`` at start-up) and what follows.
 * :data:`INTENT_CHOICES`: every intent map above, by prompt kind or interrupt.
+* :data:`COMMAND_ACTIONS`: what each command (``/help``, or "help" typed) does.
 
 The engine and ``bot.content`` read these tables; adding a kind is one entry
 here and the handler it names (see ``docs/flows.md``, "Adding a step kind").
@@ -19,7 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.conversation.state import Interrupt, PromptKind
+from bot.conversation.state import Interrupt, PromptKind, StateData, interrupt_of, prompt_kind
+from bot.conversation.words import feeling_words
 
 if TYPE_CHECKING:
     from bot.content import Step
@@ -121,20 +123,25 @@ class StepSpec:
         return self.prompt is not None or self.on_text is not None
 
 
+def _onboarding_step(e: Engine, turn: Turn, choice: str, u: Understood | None) -> Awaitable[None]:
+    """A choice on an onboarding prompt: what follows is the step type's (:data:`STEPS`)."""
+    return e.onboarding.choice(turn, choice)
+
+
 PROMPTS: dict[PromptKind, PromptSpec] = {
     PromptKind.CONSENT: PromptSpec(
         CONSENT_BUTTONS,
-        lambda e, turn, choice, u: e.onboarding.choice(turn, choice),
+        _onboarding_step,
         {"affirm": "yes", "deny": "no"},
     ),
     PromptKind.OK: PromptSpec(
         (),
-        lambda e, turn, choice, u: e.onboarding.choice(turn, choice),
+        _onboarding_step,
         {"affirm": "ok", "thanks": "ok", "greet": "ok"},
     ),
     PromptKind.CONFIDENCE: PromptSpec(
         CONFIDENCE_BUTTONS,
-        lambda e, turn, choice, u: e.onboarding.choice(turn, choice),
+        _onboarding_step,
         FEELING_INTENTS,
         feelings=True,
     ),
@@ -164,6 +171,18 @@ PROMPTS: dict[PromptKind, PromptSpec] = {
     ),
 }
 
+
+def _rating(moment: Interrupt, key: str, buttons: Buttons = CONFIDENCE_BUTTONS) -> InterruptSpec:
+    """A "how do you feel" in between: at the start or the end of a session."""
+    return InterruptSpec(
+        key,
+        buttons,
+        lambda e, turn, choice, u: e.sessions.rating(turn, moment, choice),
+        FEELING_INTENTS,
+        feelings=True,
+    )
+
+
 INTERRUPTS: dict[Interrupt, InterruptSpec] = {
     Interrupt.SAFETY: InterruptSpec(
         "safety.carry_on",
@@ -171,20 +190,8 @@ INTERRUPTS: dict[Interrupt, InterruptSpec] = {
         lambda e, turn, choice, u: e.sessions.safety_choice(turn, choice),
         {"affirm": "carry_on", "deny": "pause", "goodbye": "pause"},
     ),
-    Interrupt.CONFIDENCE_START: InterruptSpec(
-        "confidence.start",
-        CONFIDENCE_BUTTONS,
-        lambda e, turn, choice, u: e.sessions.rating(turn, Interrupt.CONFIDENCE_START, choice),
-        FEELING_INTENTS,
-        feelings=True,
-    ),
-    Interrupt.CONFIDENCE_END: InterruptSpec(
-        "confidence.end",
-        RATING_BUTTONS,
-        lambda e, turn, choice, u: e.sessions.rating(turn, Interrupt.CONFIDENCE_END, choice),
-        FEELING_INTENTS,
-        feelings=True,
-    ),
+    Interrupt.CONFIDENCE_START: _rating(Interrupt.CONFIDENCE_START, "confidence.start"),
+    Interrupt.CONFIDENCE_END: _rating(Interrupt.CONFIDENCE_END, "confidence.end", RATING_BUTTONS),
     Interrupt.STOP_MENU: InterruptSpec(
         "stop.menu",
         STOP_BUTTONS,
@@ -226,4 +233,64 @@ STEPS: dict[str, StepSpec] = {
 INTENT_CHOICES: dict[str, dict[str, str]] = {
     **{kind: spec.intents for kind, spec in PROMPTS.items()},
     **{kind: spec.intents for kind, spec in INTERRUPTS.items()},
+}
+
+
+def waiting(data: StateData) -> PromptSpec | InterruptSpec | None:
+    """The table entry of what a saved state is asking: its interrupt, else its prompt."""
+    interrupt = interrupt_of(data)
+    if interrupt is not None:
+        return INTERRUPTS[interrupt]
+    kind = prompt_kind(data)
+    return PROMPTS.get(kind) if kind else None
+
+
+def typed_choice(
+    spec: PromptSpec | InterruptSpec | None, text: str, intent: str | None
+) -> str | None:
+    """The choice typed text makes: feeling words for a rating, else the intent's."""
+    if spec is None:
+        return None
+    if spec.feelings:
+        return feeling_words(text) or spec.intents.get(intent or "")
+    return spec.intents.get(intent or "")
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command: what it does, and what happens before the member has consented."""
+
+    run: Callable[[Engine, Turn], Awaitable[None]]
+    #: Show the member's question again afterwards.
+    show_after: bool = False
+    #: Before consent: ``""`` starts onboarding instead; a message key is said
+    #: instead (then the member's question); ``None``: it runs as usual.
+    before_consent: str | None = ""
+
+
+async def _say_help(e: Engine, turn: Turn) -> None:
+    """The help text (the member's question follows)."""
+    e.say(turn, "help.text")
+
+
+async def _nothing(e: Engine, turn: Turn) -> None:
+    """Nothing but showing the member's question again."""
+
+
+COMMAND_ACTIONS: dict[str, CommandSpec] = {
+    "start": CommandSpec(lambda e, turn: e.sessions.start(turn), before_consent=None),
+    "help": CommandSpec(_say_help, show_after=True, before_consent=None),
+    "repeat": CommandSpec(_nothing, show_after=True),
+    "pause": CommandSpec(lambda e, turn: e.sessions.pause(turn, bye="paused")),
+    "stop": CommandSpec(lambda e, turn: e.sessions.stop(turn)),
+    "resume": CommandSpec(lambda e, turn: e.sessions.start(turn)),
+    "back": CommandSpec(lambda e, turn: e.topics.back(turn)),
+    "skip": CommandSpec(lambda e, turn: e.choose(turn, "skip", None)),
+    "myskills": CommandSpec(lambda e, turn: e.rights.my_skills(turn), show_after=True),
+    "mydata": CommandSpec(
+        lambda e, turn: e.rights.my_data(turn), show_after=True, before_consent="mydata.none"
+    ),
+    "forget": CommandSpec(
+        lambda e, turn: e.rights.ask_forget(turn), before_consent="forget.nothing"
+    ),
 }

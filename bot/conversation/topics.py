@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from bot.content import Question, Topic
 from bot.conversation.context import Turn, Understood
 from bot.conversation.prompts import Part
-from bot.conversation.state import PendingItem, PromptKind, Status, derive_phase
+from bot.conversation.state import PendingItem, Phase, PromptKind, Status, derive_phase
 from bot.conversation.tables import WISH_BUTTONS
 from storage import repo
 
@@ -23,6 +23,31 @@ def open_skills(statuses: dict[str, str], skill_ids: Iterable[str]) -> list[str]
 def found_skills(u: Understood | None) -> list[str]:
     """The skills the finder noticed in the member's words (not learning wishes)."""
     return [f.skill for f in (u.skills if u else []) if not f.learning_wish]
+
+
+def back_target(
+    history: list[list[str]], current: list[str], phase: Phase
+) -> tuple[list[str] | None, list[list[str]]]:
+    """Where "back" goes from ``current`` ([topic, question]) and the history after it.
+
+    While confirming a skill, back asks the question again; after a topic, its
+    last question; on a question, the one before it in the same topic. ``None``
+    when there is nothing to go back to in this topic (history then unchanged).
+    """
+    trail = list(history)
+    if phase == Phase.CONFIRM:
+        target: list[str] | None = current
+    elif phase == Phase.TOPIC_END:
+        target = trail[-1] if trail else None
+    else:
+        while trail and trail[-1] == current:
+            trail.pop()
+        target = trail[-1] if trail else None
+    if target is None or target[0] != current[0]:
+        return None, history
+    while trail and trail[-1] == target:
+        trail.pop()
+    return target, trail
 
 
 class Topics(Part):
@@ -41,19 +66,11 @@ class Topics(Part):
             await self.engine.show_where(turn)
             return
         current = [state.flow_id, state.step_id]
-        phase = derive_phase(state.flow_id, turn.data)
-        if phase == "confirm" or phase == "topic_end":
-            target = current if phase == "confirm" else (history[-1] if history else None)
-        else:
-            while history and history[-1] == current:
-                history.pop()
-            target = history[-1] if history else None
-        if target is None or target[0] != state.flow_id:
+        target, history = back_target(history, current, derive_phase(state.flow_id, turn.data))
+        if target is None:
             self.say(turn, "back.first")
             self.render_prompt(turn)
             return
-        while history and history[-1] == target:
-            history.pop()
         turn.data["history"] = history
         topic = self.content.topic(target[0])
         question = topic.question(target[1]) if topic else None

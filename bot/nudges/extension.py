@@ -21,12 +21,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.context import TurnContext
+from bot.conversation.context import Extension, TurnContext
 from bot.nudges import matches
 from bot.nudges.data import member_nudge_data
 from bot.nudges.prefs import NudgeDefaults, cancel_waiting, ensure_prefs, replan, timing_of
 from bot.nudges.schedule import backoff, day_list, quiet_begins
-from bot.nudges.texts import PREFIX, OpportunityText, details_text, join, parse_answer
+from bot.nudges.texts import (
+    NUDGE_KEYS,
+    PREFIX,
+    OpportunityText,
+    details_text,
+    join,
+    parse_answer,
+)
 from bot.settings import Settings
 from bot.types import Button, Reply
 from storage import repo
@@ -43,11 +50,12 @@ HOW_MANY = (("nudge:n1", "button.days_1"), ("nudge:n2", "button.days_2"))
 MAYBE_SENT = ("sending", "unknown")
 
 
-class NudgeExtension:
+class NudgeExtension(Extension):
     """Nudge answers and nudge settings, inside the member's own turn."""
 
     prefix = PREFIX
     commands = ("nudges",)
+    message_keys = NUDGE_KEYS
 
     def __init__(
         self, defaults: NudgeDefaults | None = None, *, now: Callable[[], datetime] = utcnow

@@ -1,4 +1,4 @@
-"""Liveness and readiness, with no web framework (the webhook server serves them).
+"""Liveness and readiness, with no web framework (the webhook server and the desk serve them).
 
 * *live*: the process answers at all (its event loop runs). An orchestrator
   restarts a process that stops being live.
@@ -106,15 +106,25 @@ async def _nlu(understanding: Any) -> Check:
 
 
 async def readiness(
-    db: AsyncEngine | None, understanding: Any, *, timeout_s: float = CHECK_TIMEOUT_S
+    db: AsyncEngine | None,
+    understanding: Any,
+    *,
+    timeout_s: float = CHECK_TIMEOUT_S,
+    nlu: bool = True,
 ) -> Readiness:
-    """Check the database, the migrations and the NLU (all at once, each within ``timeout_s``)."""
+    """Check the database, the migrations and the NLU (all at once, each within ``timeout_s``).
+
+    ``nlu=False`` leaves the NLU out: the staff desk served alone (``skillspark
+    desk``) needs only the database.
+    """
     if db is None:
         return Readiness([Check("database", False, "not started")])
     head = head_revision()
-    checks = await asyncio.gather(
+    work = [
         _timed("database", _database(db), timeout_s),
         _timed("migrations", _migrations(db, head), timeout_s),
-        _timed("nlu", _nlu(understanding), timeout_s),
-    )
+    ]
+    if nlu:
+        work.append(_timed("nlu", _nlu(understanding), timeout_s))
+    checks = await asyncio.gather(*work)
     return Readiness(list(checks))

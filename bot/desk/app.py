@@ -25,12 +25,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot import health as checks
 from bot.desk import auth, views
 from bot.desk.chart import confidence_chart
 from bot.desk.forms import (
@@ -57,6 +58,12 @@ from storage.models_staff import Staff
 
 log = logging.getLogger(__name__)
 
+#: The readiness check the desk answers ``/readyz`` with.
+Health = Callable[[], Awaitable[checks.Readiness]]
+#: Liveness and readiness paths: the short ones, and the webhook server's.
+LIVE_PATHS = ("/healthz", "/healthz/live")
+READY_PATHS = ("/readyz", "/healthz/ready")
+
 HERE = Path(__file__).resolve().parent
 #: How long a signed-in session lasts.
 SESSION_SECONDS = 8 * 3600
@@ -76,12 +83,13 @@ ALERT_WORDS = {
 
 @dataclass
 class Desk:
-    """What every page needs: the database, the words, the settings."""
+    """What every page needs: the database, the words, the settings (and the readiness check)."""
 
     sessionmaker: async_sessionmaker[AsyncSession]
     labels: Labels
     settings: Settings
     templates: Jinja2Templates
+    health: Health
 
     @property
     def secret(self) -> bytes:
@@ -737,6 +745,29 @@ async def staff_remove(request: Request, staff: Staff) -> Response:
     return RedirectResponse("/staff", status_code=303)
 
 
+# ---------------------------------------------------------------------- health (no session)
+
+
+async def live(request: Request) -> Response:
+    """``GET /healthz``: 200 while the desk answers (no sign-in, no cookie)."""
+    return JSONResponse(checks.liveness())
+
+
+async def ready(request: Request) -> Response:
+    """``GET /readyz``: 200 when the desk can work (database, migrations), else 503."""
+    result = await desk_of(request).health()
+    return JSONResponse(result.as_json(), status_code=200 if result.ok else 503)
+
+
+def database_health(sessionmaker: async_sessionmaker[AsyncSession]) -> Health:
+    """The desk's own readiness: its database answers at this code's migration head."""
+
+    async def health() -> checks.Readiness:
+        return await checks.readiness(sessionmaker.kw.get("bind"), None, nlu=False)
+
+    return health
+
+
 async def not_found_or_refused(request: Request, exc: Exception) -> Response:
     """A plain page for 403 and 404 (and other refusals)."""
     code = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -745,9 +776,17 @@ async def not_found_or_refused(request: Request, exc: Exception) -> Response:
 
 
 def make_desk(
-    sessionmaker: async_sessionmaker[AsyncSession], labels: Labels, settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession],
+    labels: Labels,
+    settings: Settings,
+    *,
+    health: Health | None = None,
 ) -> Starlette:
-    """The desk application; ``settings.desk_secret`` must be set."""
+    """The desk application; ``settings.desk_secret`` must be set.
+
+    ``health`` is the readiness check of ``/readyz``: in the bot process the
+    bot's own (database, migrations, NLU); by default the desk's database.
+    """
     secret = settings.desk_secret.get_secret_value()
     if not secret:
         raise RuntimeError(
@@ -777,6 +816,8 @@ def make_desk(
             page(staff_remove, admin=True),
             methods=["POST"],
         ),
+        *(Route(path, live) for path in LIVE_PATHS),
+        *(Route(path, ready) for path in READY_PATHS),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
@@ -795,7 +836,9 @@ def make_desk(
         middleware=middleware,
         exception_handlers={HTTPException: not_found_or_refused},
     )
-    app.state.desk = Desk(sessionmaker, labels, settings, templates)
+    app.state.desk = Desk(
+        sessionmaker, labels, settings, templates, health or database_health(sessionmaker)
+    )
     return app
 
 

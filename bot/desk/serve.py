@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.desk.app import make_desk
+from bot.desk.app import Health, make_desk
 from bot.settings import Settings
 from bot.staff.labels import Labels
 
@@ -50,9 +50,10 @@ def desk_server(
     settings: Settings,
     *,
     port: int | None = None,
+    health: Health | None = None,
 ) -> EmbeddedServer:
     """A uvicorn server for the desk (not started)."""
-    app = make_desk(sessionmaker, labels, settings)
+    app = make_desk(sessionmaker, labels, settings, health=health)
     config = uvicorn.Config(
         app,
         host=settings.desk_listen,
@@ -73,9 +74,10 @@ async def running_desk(
     settings: Settings,
     *,
     port: int | None = None,
+    health: Health | None = None,
 ) -> AsyncIterator[EmbeddedServer]:
     """Run the desk as a task on this event loop until the block ends."""
-    server = desk_server(sessionmaker, labels, settings, port=port)
+    server = desk_server(sessionmaker, labels, settings, port=port, health=health)
     task = asyncio.create_task(server.serve(), name="desk")
     try:
         while not server.started:
@@ -92,14 +94,21 @@ async def running_desk(
 
 @asynccontextmanager
 async def maybe_desk(
-    sessionmaker: async_sessionmaker[AsyncSession], labels: Labels, settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession],
+    labels: Labels,
+    settings: Settings,
+    *,
+    health: Health | None = None,
 ) -> AsyncIterator[EmbeddedServer | None]:
-    """The desk while the bot runs, when ``SKILLSPARK_DESK_ENABLED`` is on."""
+    """The desk while the bot runs, when ``SKILLSPARK_DESK_ENABLED`` is on.
+
+    ``health``: the bot's readiness, so the desk's ``/readyz`` says what the bot's does.
+    """
     if not settings.desk_enabled:
         yield None
         return
     check_desk_settings(settings)
-    async with running_desk(sessionmaker, labels, settings) as server:
+    async with running_desk(sessionmaker, labels, settings, health=health) as server:
         yield server
 
 

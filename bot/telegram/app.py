@@ -258,7 +258,7 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
     """Run the bot on Telegram until SIGINT/SIGTERM (or ``stop``)."""
     from bot.app import open_runtime, settle_memory
     from bot.desk.serve import DeskNotConfigured, check_desk_settings, maybe_desk
-    from bot.health import readiness
+    from bot.health import Readiness, readiness
     from bot.jobs import RunOnce, start_scheduler
     from bot.nudges.jobs import add_nudge_jobs
     from bot.nudges.ptb import TelegramNudgeSender
@@ -309,7 +309,7 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
         )
         once = RunOnce(runtime.sessionmaker, owner, settings.lease_seconds)
 
-        async def health() -> Any:
+        async def health() -> Readiness:
             return await readiness(runtime.db, runtime.understanding)
 
         app = build_application(settings, channel)
@@ -335,7 +335,7 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
                 )
                 menus = command_menus(runtime.content.messages, runtime.content.default_language)
                 settle_memory()
-                async with maybe_desk(runtime.sessionmaker, labels, settings):
+                async with maybe_desk(runtime.sessionmaker, labels, settings, health=health):
                     await serve(
                         app,
                         channel,

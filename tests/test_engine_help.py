@@ -235,3 +235,22 @@ async def test_help_alert_text_names_the_member_and_the_question(
         assert question_text in words
         assert "asked for help" in words
         assert "safeguarding" not in words.lower()
+
+
+def test_own_skill_words_table() -> None:
+    """The words table: longest start first, nothing for other text or a bare start."""
+    from bot.conversation.words import own_skill_words
+
+    assert own_skill_words("I can also make cakes") == "make cakes"
+    assert own_skill_words("I can swim!") == "swim"
+    assert own_skill_words("I am good at knitting") == "knitting"
+    assert own_skill_words("I can") is None
+    assert own_skill_words("I cannot swim") is None
+    assert own_skill_words("Yes") is None
+
+
+def test_the_desk_names_help_alerts_plainly() -> None:
+    """The desk's alerts page has a plain label for help alerts."""
+    from bot.desk.app import ALERT_WORDS
+
+    assert ALERT_WORDS["help"] == "🙋 A member asked for help"

@@ -66,7 +66,11 @@ def get_stuck_twice(peer: BotApiPeer, user: dict[str, Any], content: Content) ->
     peer.text(user, NOT_UNDERSTOOD)
     peer.wait_text(user["id"], say(content, "clarify.pick"), mark, timeout=60)
     peer.text(user, NOT_UNDERSTOOD)
-    return peer.wait_text(user["id"], offer_text, mark, timeout=60)
+    try:
+        return peer.wait_text(user["id"], offer_text, mark, timeout=60)
+    except AssertionError:
+        print([m.get("text") for m in peer.sent(user["id"], 0)])
+        raise
 
 
 def ask_staff(

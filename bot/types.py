@@ -27,6 +27,8 @@ COMMANDS: tuple[str, ...] = (
     "skip",
     "mydata",
     "forget",
+    "whatnext",
+    "addskill",
 )
 
 

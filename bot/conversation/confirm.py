@@ -48,6 +48,9 @@ class Confirm(Part):
         pending = list(turn.data.get("pending", []))
         if not pending:
             turn.data.pop("pending_answer", None)
+            if "own_return" in turn.data:  # skills in the member's own words: go back
+                await self.engine.help.back_from_own(turn)
+                return
             await self.engine.topics.advance(turn)
             return
         item = pending[0]

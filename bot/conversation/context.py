@@ -148,6 +148,8 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False
     last_answer_id: int | None = None
+    #: the bot did not understand this turn's input (counted for "ask staff")
+    not_understood: bool = False
     #: pictures to draw once the transaction is over: (index in replies, draw)
     drawings: list[tuple[int, Callable[[], bytes]]] = field(default_factory=list)
 

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.content import Content
 from bot.conversation.confirm import Confirm
 from bot.conversation.context import Extension, Turn, TurnContext, Understood
+from bot.conversation.help import Help
 from bot.conversation.onboarding import Onboarding
 from bot.conversation.prompts import Prompts
 from bot.conversation.rights import Rights
@@ -53,7 +54,13 @@ from bot.conversation.tables import (
     waiting,
 )
 from bot.conversation.topics import Topics
-from bot.conversation.words import COMMAND_WORDS, clean_text, plain_words, storable
+from bot.conversation.words import (
+    COMMAND_WORDS,
+    clean_text,
+    own_skill_words,
+    plain_words,
+    storable,
+)
 from bot.mood import detect_low_mood
 from bot.nlu.safety import detect_distress
 from bot.settings import Settings
@@ -139,6 +146,23 @@ ENGINE_KEYS: tuple[str, ...] = (
     "mydata.file",
     "mydata_pdf.file",
     "mood.low",
+    "button.try_again",
+    "button.resume",
+    "button.my_skills",
+    "button.add_skill",
+    "button.chances",
+    "button.add_back",
+    "button.something_else",
+    "button.ask_staff",
+    "next.menu",
+    "own.ask",
+    "own.kept",
+    "own.known",
+    "addback.offer",
+    "addback.pick",
+    "stuck.offer",
+    "stuck.asked",
+    "stuck.already",
 )
 
 
@@ -174,6 +198,7 @@ class Engine(Prompts):
         self.confirm: Confirm = Confirm(self)
         self.sessions: Session = Session(self)
         self.rights: Rights = Rights(self)
+        self.help: Help = Help(self)
 
     async def handle(
         self, member: MemberKey, incoming: Incoming, *, dedup_key: str | None = None
@@ -308,11 +333,20 @@ class Engine(Prompts):
     # ------------------------------------------------------------------- dispatch
 
     async def _dispatch(self, turn: Turn, incoming: Incoming, u: Understood | None) -> None:
+        """Route one input, then count it when the bot did not understand it."""
+        own_wait = bool(turn.data.pop("own_wait", False))
+        await self._route(turn, incoming, u, own_wait)
+        if not turn.erased:
+            self.help.count_stuck(turn)
+
+    async def _route(
+        self, turn: Turn, incoming: Incoming, u: Understood | None, own_wait: bool
+    ) -> None:
         """Route one input by kind and state."""
         state = turn.state
         if incoming.kind == "unsupported":
             await self.store(turn, "unsupported", incoming.value[:64])
-            self.say(turn, "input.unsupported")
+            self.help.not_understood(turn, "input.unsupported")
             await self.show_where(turn)
             return
         if incoming.kind == "command":
@@ -359,6 +393,9 @@ class Engine(Prompts):
             await self.store(turn, "text", storable(u.raw), intent=intent)
             await self._command(turn, command)
             return
+        if (own_wait or own_skill_words(u.text)) and self.help.can_take_own_words(turn):
+            await self.help.own_words(turn, u)
+            return
         await self._text_answer(turn, u, intent)
 
     def _asks_feelings(self, turn: Turn) -> bool:
@@ -385,7 +422,7 @@ class Engine(Prompts):
                 await self.onboarding.start(turn)
             return
         if action is None:
-            self.say(turn, "input.not_understood")
+            self.help.not_understood(turn, "input.not_understood")
             await self.show_where(turn)
             return
         await action.run(self, turn)
@@ -403,6 +440,7 @@ class Engine(Prompts):
             self.say(turn, "paused")
         elif state.status == Status.FINISHED:
             self.say(turn, "all.done")
+            self.help.what_next(turn)
         elif turn.data.get("prompt"):
             self.render_prompt(turn)
         elif state.flow_id == "onboarding" and state.step_id:
@@ -413,6 +451,8 @@ class Engine(Prompts):
     async def _button(self, turn: Turn, incoming: Incoming) -> None:
         """A button press: stale ones get a kind note; current ones are answers."""
         state = turn.state
+        if await self.help.go(turn, incoming.value):
+            return
         extension = next((e for e in self.extensions if incoming.value.startswith(e.prefix)), None)
         if extension is not None and state.status not in NOT_STARTED:
             await self.store(turn, "button", incoming.value[:64], choice=incoming.value[:32])
@@ -436,7 +476,7 @@ class Engine(Prompts):
         spec = waiting(turn.data)
         if isinstance(spec, InterruptSpec):
             await spec.on_choice(self, turn, choice, u)
-        elif turn.state.status != Status.ACTIVE:
+        elif turn.state.status != Status.ACTIVE and "own_return" not in turn.data:
             await self.show_where(turn)
         elif spec is not None:
             await spec.on_choice(self, turn, choice, u)
@@ -451,7 +491,7 @@ class Engine(Prompts):
     async def _text_answer(self, turn: Turn, u: Understood, intent: str | None) -> None:
         """Free text in any state: map it to a button, a skill, a wish, or ask kindly."""
         state = turn.state
-        if state.status in (Status.PAUSED, Status.FINISHED):
+        if state.status in (Status.PAUSED, Status.FINISHED) and "own_return" not in turn.data:
             await self.store(turn, "text", storable(u.raw), intent=intent)
             if state.status == Status.PAUSED and intent not in ("goodbye", "stop", "deny"):
                 await self.sessions.start(turn)
@@ -476,5 +516,5 @@ class Engine(Prompts):
         if intent in ("stop", "goodbye") and not feelings:
             await self.sessions.pause(turn, bye="paused")
             return
-        self.say(turn, "clarify.pick")
+        self.help.not_understood(turn, "clarify.pick")
         self.render_prompt(turn)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bot.content import Content
 from bot.conversation.context import Turn
 from bot.conversation.state import Interrupt, Phase, PromptKind, derive_phase
-from bot.conversation.tables import INTERRUPTS, PROMPTS, Buttons
+from bot.conversation.tables import END_BUTTONS, INTERRUPTS, PROMPTS, Buttons
 from bot.conversation.words import plain_words
 from bot.settings import Settings
 from bot.types import Button, Reply
@@ -39,7 +39,14 @@ class Prompts:
         return self.content.text(key, turn.lang, **values)
 
     def say(self, turn: Turn, key: str, **values: str) -> None:
-        """Add a message without buttons."""
+        """Add a message without buttons (one that ends the talk carries a carry-on button)."""
+        ends = END_BUTTONS.get(key)
+        if ends:
+            buttons = tuple(Button(c, self.text(turn, label)) for c, label in ends)
+            turn.replies.append(
+                Reply(key=key, text=self.text(turn, key, **values), buttons=buttons, seq=0)
+            )
+            return
         turn.replies.append(Reply(key=key, text=self.text(turn, key, **values)))
 
     def prompt(

@@ -126,3 +126,4 @@ class Rights(Part):
                 (len(turn.replies), lambda: renderer(name, card_skills, card_wishes))
             )
         turn.replies.append(Reply(key="myskills", text="\n".join(lines), buttons=buttons, seq=0))
+        await self.engine.help.add_back_offer(turn)

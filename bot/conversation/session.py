@@ -112,6 +112,7 @@ class Session(Part):
         self.say(turn, "all.done")
         await self.engine.rights.my_skills(turn)
         self.say(turn, "all.thanks")
+        self.engine.help.what_next(turn)
 
     async def distress(self, turn: Turn, u: Understood) -> None:
         """Stop the flow, answer with warmth and help, and queue an alert for staff."""

@@ -20,7 +20,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.conversation.state import Interrupt, PromptKind, StateData, interrupt_of, prompt_kind
+from bot.conversation.state import (
+    Interrupt,
+    PromptKind,
+    StateData,
+    Status,
+    interrupt_of,
+    prompt_kind,
+)
 from bot.conversation.words import feeling_words
 
 if TYPE_CHECKING:
@@ -35,6 +42,8 @@ OnChoice = Callable[["Engine", "Turn", str, "Understood | None"], Awaitable[None
 OnText = Callable[
     ["Engine", "Turn", "Understood", "str | None", "str | None", "int | None"], Awaitable[None]
 ]
+#: What follows a "go" button: (engine, turn, what follows its name, e.g. a skill id).
+OnGo = Callable[["Engine", "Turn", str], Awaitable[None]]
 #: What follows a choice on an onboarding step: (engine, turn, step, choice).
 OnStep = Callable[["Engine", "Turn", "Step", str], Awaitable[None]]
 #: What follows free text on an onboarding step that has no buttons.
@@ -230,6 +239,48 @@ STEPS: dict[str, StepSpec] = {
 }
 
 #: How an understood intent answers each kind of prompt and each interrupt.
+#: "Go" buttons (``go:<name>[:<arg>]``) are not an answer to the waiting prompt:
+#: the member's status decides what they do, so a tap still works much later,
+#: after a restart, when the prompt they came with is gone.
+GO_PREFIX = "go:"
+
+
+@dataclass(frozen=True)
+class GoSpec:
+    """One "go" button: the statuses it works in, and what it does."""
+
+    statuses: tuple[Status, ...]
+    on_go: OnGo
+
+
+ANY_STATUS = tuple(Status)
+CONSENTED = (Status.ACTIVE, Status.PAUSED, Status.FINISHED)
+
+GO: dict[str, GoSpec] = {
+    "carry_on": GoSpec(CONSENTED, lambda e, turn, arg: e.help.carry_on(turn)),
+    "try_again": GoSpec(ANY_STATUS, lambda e, turn, arg: e.help.try_again(turn)),
+    "myskills": GoSpec(CONSENTED, lambda e, turn, arg: e.help.my_skills(turn)),
+    "add_skill": GoSpec(CONSENTED, lambda e, turn, arg: e.help.ask_own_words(turn)),
+    "chances": GoSpec(CONSENTED, lambda e, turn, arg: e.help.chances(turn)),
+    "add_back": GoSpec(CONSENTED, lambda e, turn, arg: e.help.add_back(turn, arg)),
+    "ask_staff": GoSpec(ANY_STATUS, lambda e, turn, arg: e.help.ask_staff(turn)),
+}
+
+#: Messages that end the conversation for now, and the button that carries on.
+END_BUTTONS: dict[str, Buttons] = {
+    "paused": (("go:carry_on", "button.resume"),),
+    "stop.bye": (("go:carry_on", "button.resume"),),
+    "onboarding.consent_no": (("go:try_again", "button.try_again"),),
+}
+#: What a member who has answered every topic can do next.
+WHAT_NEXT_BUTTONS: Buttons = (
+    ("go:myskills", "button.my_skills"),
+    ("go:add_skill", "button.add_skill"),
+    ("go:chances", "button.chances"),
+)
+#: The most declined skills offered back at once (then "Something else").
+ADD_BACK_MAX = 5
+
 INTENT_CHOICES: dict[str, dict[str, str]] = {
     **{kind: spec.intents for kind, spec in PROMPTS.items()},
     **{kind: spec.intents for kind, spec in INTERRUPTS.items()},
@@ -277,6 +328,19 @@ async def _nothing(e: Engine, turn: Turn) -> None:
     """Nothing but showing the member's question again."""
 
 
+async def _what_next(e: Engine, turn: Turn) -> None:
+    """The "what next" menu (a finished member also hears that all is done)."""
+    if turn.state.status == Status.FINISHED:
+        await e.show_where(turn)
+    else:
+        e.help.what_next(turn)
+
+
+async def _add_skill(e: Engine, turn: Turn) -> None:
+    """ "Add a skill": the next words the member types are a skill."""
+    await e.help.ask_own_words(turn)
+
+
 COMMAND_ACTIONS: dict[str, CommandSpec] = {
     "start": CommandSpec(lambda e, turn: e.sessions.start(turn), before_consent=None),
     "help": CommandSpec(_say_help, show_after=True, before_consent=None),
@@ -293,4 +357,6 @@ COMMAND_ACTIONS: dict[str, CommandSpec] = {
     "forget": CommandSpec(
         lambda e, turn: e.rights.ask_forget(turn), before_consent="forget.nothing"
     ),
+    "whatnext": CommandSpec(_what_next),
+    "addskill": CommandSpec(_add_skill),
 }

@@ -268,5 +268,5 @@ class Topics(Part):
         if intent in ("stop", "goodbye"):
             await self.engine.sessions.pause(turn, bye="paused")
             return
-        self.say(turn, "clarify.pick")
+        self.engine.help.not_understood(turn, "clarify.pick")
         self.render_prompt(turn)

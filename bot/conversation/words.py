@@ -39,10 +39,17 @@ COMMAND_WORDS = {
     "myskills": "myskills",
     "my data": "mydata",
     "mydata": "mydata",
+    "what next": "whatnext",
+    "whats next": "whatnext",
+    "what now": "whatnext",
+    "add a skill": "addskill",
     "forget me": "forget",
     "delete my answers": "forget",
     "delete my data": "forget",
 }
+#: How a member starts telling a skill in their own words ("I can also make cakes").
+#: Longest first: "i can also" before "i can".
+OWN_SKILL_WORDS = ("i can also", "i am good at", "i am also good at", "i m good at", "i can")
 _NAME_PREFIX = re.compile(
     r"^(?:hi|hello|hiya)?[\s,!.]*(?:my name is|my names|my name's|name is|i am|i'm|im|"
     r"it is|it's|its|call me|this is|they call me|me is|me)\s+",
@@ -95,4 +102,14 @@ def feeling_words(text: str) -> str | None:
     for choice, faces in FEELING_EMOJI:
         if any(face in text for face in faces):
             return choice
+    return None
+
+
+def own_skill_words(text: str) -> str | None:
+    """What the member says they can do, when they start with "I can" and the like."""
+    words = plain_words(text)
+    for start in sorted(OWN_SKILL_WORDS, key=len, reverse=True):
+        if words.startswith(start + " "):
+            rest = words[len(start) :].strip()
+            return rest or None
     return None

@@ -78,6 +78,7 @@ ALERT_WORDS = {
     "distress": "🛟 A member may need help",
     "erasure": "🗑️ A member asked to delete their data",
     "peer_meet": "🤝 Two members want to meet",
+    "help": "🙋 A member asked for help",
 }
 
 

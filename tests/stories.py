@@ -10,6 +10,8 @@ Story steps:
   chose the first topic; the story continues from its intro.
 - ``checkpoint: topic_<id>`` (first step only): an onboarded member who chose that
   topic first; the story continues from its intro.
+- ``checkpoint: last_topic_<id>`` (first step only): an onboarded member who chose and
+  skipped every other topic first; the story continues from that topic's intro.
 """
 
 from __future__ import annotations
@@ -63,14 +65,23 @@ async def _checkpoint(chat: Chat, name: str) -> list[str]:
     content = chat.engine.content
     if name == "onboarded":
         target = content.topics[0]
-    elif name.startswith("topic_"):
-        found = content.topic(name.removeprefix("topic_"))
+    elif name.startswith(("topic_", "last_topic_")):
+        found = content.topic(name.removeprefix("last_").removeprefix("topic_"))
         if found is None:
             raise StoryFailed(f"unknown topic checkpoint {name!r}")
         target = found
     else:
         raise StoryFailed(f"unknown checkpoint {name!r}")
-    await chat.onboard(topic=target.id)
+    if name.startswith("last_"):
+        await chat.onboard(topic=None)
+        for topic in content.topics:
+            if topic.id != target.id:
+                await chat.pick(topic.id)
+                for _ in topic.questions:
+                    await chat.press("skip")
+        await chat.pick(target.id)
+    else:
+        await chat.onboard(topic=target.id)
     keys = chat.keys
     if target.intro not in keys:
         raise StoryFailed(f"checkpoint {name!r} did not reach {target.intro}: {keys}")

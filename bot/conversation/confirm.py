@@ -37,7 +37,9 @@ class Confirm(Part):
         turn.data["pending_answer"] = answer_id
         labels = [self.content.taxonomy.skills[i["skill"]].label for i in turn.data["pending"]]
         if together and len(labels) >= 2:
-            self.prompt(turn, PromptKind.CONFIRM_SEVERAL, "skill.several", skills=skills_words(labels))
+            self.prompt(
+                turn, PromptKind.CONFIRM_SEVERAL, "skill.several", skills=skills_words(labels)
+            )
             return
         await self.ask_pending(turn)
 

@@ -106,7 +106,9 @@ def skills_words(labels: list[str]) -> str:
 
 
 #: Words of a topic title that say nothing about the topic ("My home", "People I help").
-TITLE_FILLER = frozenset({"and", "i", "my", "me", "for", "what", "where", "things", "would", "like"})
+TITLE_FILLER = frozenset(
+    {"and", "i", "my", "me", "for", "what", "where", "things", "would", "like"}
+)
 
 
 def title_words(title: str) -> set[str]:

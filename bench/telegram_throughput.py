@@ -225,7 +225,7 @@ async def onboard(engine: Any, members: list[Member]) -> None:
         key = MemberKey("telegram", str(member.chat_id), "Sam")
         replies = await engine.handle(key, Incoming("command", "start"))
         replies = await engine.handle(key, Incoming("text", "Sam"))
-        for choice in ("yes", "ok", "ok", "feel_ok"):
+        for choice in ("yes", "ok", "ok", "feel_ok", "topic:food"):
             seq = next(r.seq for r in replies if r.buttons)
             replies = await engine.handle(key, Incoming("button", choice, seq))
         prompt = next(r for r in replies if r.buttons)

@@ -28,6 +28,10 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_CHOICE_BYTES = 64 - 10 - 1
 
 
+#: A topic has at most this many questions (a short path; "Question 7 of 7").
+MAX_QUESTIONS = 7
+
+
 class ContentError(Exception):
     """The dialogues folder has problems; ``problems`` lists each one."""
 
@@ -249,6 +253,11 @@ def _parse_topic(path: Path, data: Any, problems: list[str]) -> Topic | None:
         )
     if not questions:
         problems.append(f"{path.name}: topic '{tid}' has no questions")
+    if len(questions) > MAX_QUESTIONS:
+        problems.append(
+            f"{path.name}: topic '{tid}' has {len(questions)} questions; "
+            f"a topic has at most {MAX_QUESTIONS} questions"
+        )
     try:
         order = int(data.get("order", 100))
     except (TypeError, ValueError):

@@ -95,6 +95,8 @@ ALLOWED_PLACEHOLDERS: tuple[str, ...] = (
     "category",
     "staff",
     "count",
+    "number",  # a question's number in its topic
+    "skills",  # several skill labels, "A, B and C"
     "link",  # a staff desk sign-in link (staff only)
 )
 

@@ -64,11 +64,26 @@ class Chat:
         """The button ids offered in the latest replies."""
         return [b.choice for r in self.last for b in r.buttons]
 
-    async def onboard(self, name: str = "Sam") -> None:
-        """Go through onboarding with consent, up to the first topic question."""
+    async def onboard(self, name: str = "Sam", topic: str | None = "food") -> None:
+        """Go through onboarding with consent, then choose ``topic`` (its first question).
+
+        ``topic=None`` stops at the topic choice.
+        """
         await self.cmd("start")
         await self.say(name)
         await self.press("yes")
         await self.press("ok")
         await self.press("ok")
         await self.press("feel_ok")
+        if topic is not None:
+            await self.pick(topic)
+
+    async def pick(self, topic: str) -> list[Reply]:
+        """Choose a topic at the topic choice, pressing "Something else" until it shows."""
+        for _ in range(len(self.engine.content.topics)):
+            if f"topic:{topic}" in self.choices:
+                return await self.press(f"topic:{topic}")
+            if "more" not in self.choices:
+                break
+            await self.press("more")
+        raise AssertionError(f"topic {topic!r} is not offered: {self.choices}")

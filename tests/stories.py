@@ -6,10 +6,12 @@ Story steps:
 - ``intent: <any>`` with ``user: "text"``: typed text (the intent is what we expect it means).
 - ``intent: unsupported`` with ``entities: [{kind: sticker}]``: a sticker, photo, ...
 - ``action: <message key>``: the bot says that message next.
-- ``checkpoint: onboarded`` (first step only): a member who finished onboarding; the
-  story continues from the first topic's intro.
-- ``checkpoint: topic_<id>`` (first step only): an onboarded member who skipped every
-  earlier topic; the story continues from that topic's intro.
+- ``checkpoint: onboarded`` (first step only): a member who finished onboarding and
+  chose the first topic; the story continues from its intro.
+- ``checkpoint: topic_<id>`` (first step only): an onboarded member who chose that
+  topic first; the story continues from its intro.
+- ``checkpoint: last_topic_<id>`` (first step only): an onboarded member who chose and
+  skipped every other topic first; the story continues from that topic's intro.
 """
 
 from __future__ import annotations
@@ -61,23 +63,25 @@ def _entity(step: dict[str, Any], name: str) -> str | None:
 async def _checkpoint(chat: Chat, name: str) -> list[str]:
     """Bring the member to a checkpoint; return the bot keys still to be matched."""
     content = chat.engine.content
-    await chat.onboard()
     if name == "onboarded":
         target = content.topics[0]
-    elif name.startswith("topic_"):
-        target_id = name.removeprefix("topic_")
-        found = content.topic(target_id)
+    elif name.startswith(("topic_", "last_topic_")):
+        found = content.topic(name.removeprefix("last_").removeprefix("topic_"))
         if found is None:
             raise StoryFailed(f"unknown topic checkpoint {name!r}")
         target = found
-        for topic in content.topics:
-            if topic.id == target.id:
-                break
-            for _ in topic.questions:
-                await chat.press("skip")
-            await chat.press("more")
     else:
         raise StoryFailed(f"unknown checkpoint {name!r}")
+    if name.startswith("last_"):
+        await chat.onboard(topic=None)
+        for topic in content.topics:
+            if topic.id != target.id:
+                await chat.pick(topic.id)
+                for _ in topic.questions:
+                    await chat.press("skip")
+        await chat.pick(target.id)
+    else:
+        await chat.onboard(topic=target.id)
     keys = chat.keys
     if target.intro not in keys:
         raise StoryFailed(f"checkpoint {name!r} did not reach {target.intro}: {keys}")

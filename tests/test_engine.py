@@ -61,7 +61,9 @@ async def test_onboarding_and_three_topics_are_said_and_stored(
         assert chat.keys == ["confidence.start"]
         await chat.press("feel_good")
         first_q = topics[0].questions[0]
-        assert chat.keys == ["confidence.thanks", topics[0].intro, first_q.text]
+        assert chat.keys == ["confidence.thanks", "topic.choose_first"]
+        await chat.pick(topics[0].id)
+        assert chat.keys == [topics[0].intro, first_q.text]
         assert chat.choices == ["yes", "a_bit", "no", "learn", "skip"]
 
         # Topic 1: Yes to everything and confirm every skill.
@@ -72,11 +74,12 @@ async def test_onboarding_and_three_topics_are_said_and_stored(
             if question.reflect:
                 assert chat.keys[0] == question.reflect
             while chat.keys[-1].startswith("skill."):
-                await chat.press("skill_yes")
-                assert chat.keys[0] == "skill.confirmed"
+                several = chat.keys[-1] == "skill.several"
+                await chat.press("several_yes" if several else "skill_yes")
+                assert chat.keys[0] == ("skill.several_confirmed" if several else "skill.confirmed")
             confirmed.update(question.skills)
-        assert chat.keys[-2:] == ["topic.done", "topic.next_or_pause"]
-        await chat.press("more")
+        assert chat.keys[-2:] == ["topic.done", "topic.choose"]
+        await chat.pick(topics[1].id)
         assert chat.keys == [topics[1].intro, topics[1].questions[0].text]
 
         # Topic 2: No, I want to learn, Skip, then A bit + "not sure".
@@ -89,16 +92,18 @@ async def test_onboarding_and_three_topics_are_said_and_stored(
         for _ in topics[1].questions[3:]:
             await chat.press("a_bit")
             while chat.keys[-1].startswith("skill."):
-                await chat.press("skill_unsure")
-        assert chat.keys[-1] == "topic.next_or_pause"
-        await chat.press("more")
+                several = chat.keys[-1] == "skill.several"
+                await chat.press("several_some" if several else "skill_unsure")
+        assert chat.keys[-1] == "topic.choose"
+        await chat.pick(topics[2].id)
 
         # Topic 3: typed answers.
         await chat.say("yeh")
         assert chat.keys[-1].startswith("skill.") or chat.keys[-1] == topics[2].questions[1].text
         while chat.keys[-1].startswith("skill."):
+            several = chat.keys[-1] == "skill.several"
             await chat.say("nope")
-            assert chat.keys[0] == "skill.declined"
+            assert chat.keys[0] == ("skill.several_declined" if several else "skill.declined")
         await chat.say("no")
         assert chat.keys[0] == "answer.no_thanks"
 
@@ -343,7 +348,7 @@ async def test_my_skills_shows_confirmed_skills_and_a_card(
         assert chat.last[0].image_png is None
         question = rt.content.topics[0].questions[0]
         await chat.press("yes")
-        await chat.press("skill_yes")
+        await chat.press("several_yes")
         await chat.cmd("myskills")
         profile = chat.last[0]
         label = rt.content.taxonomy.skills[question.skills[0]].label
@@ -358,7 +363,7 @@ async def test_a_card_being_drawn_holds_up_nobody_else(sqlite_db: Database, tmp_
         await ana.onboard()
         await bo.onboard()
         await ana.press("yes")
-        await ana.press("skill_yes")
+        await ana.press("several_yes")
         drawing, may_finish = threading.Event(), threading.Event()
         real = rt.engine.card_renderer
         assert real is not None
@@ -373,7 +378,7 @@ async def test_a_card_being_drawn_holds_up_nobody_else(sqlite_db: Database, tmp_
         assert await asyncio.to_thread(drawing.wait, 10)
         # while Ana's card is being drawn, Bo answers, and it is stored at once
         await asyncio.wait_for(bo.press("yes"), 5)
-        assert bo.keys[-1] == "skill.is_that_right"
+        assert bo.keys[-1] == "skill.several"
         assert not card.done()
         may_finish.set()
         replies = await asyncio.wait_for(card, 10)

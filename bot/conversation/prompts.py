@@ -13,15 +13,30 @@ from typing import TYPE_CHECKING
 
 from bot.content import Content
 from bot.conversation.context import Turn
-from bot.conversation.state import Interrupt, Phase, PromptKind, derive_phase
+from bot.conversation.state import (
+    Interrupt,
+    Phase,
+    PromptData,
+    PromptKind,
+    PromptLead,
+    derive_phase,
+)
 from bot.conversation.tables import END_BUTTONS, INTERRUPTS, PROMPTS, Buttons
 from bot.conversation.words import plain_words
+from bot.easyread import pictures
 from bot.settings import Settings
 from bot.types import Button, Reply
 from storage import repo
 
 if TYPE_CHECKING:
     from bot.conversation.engine import Engine
+
+
+def without_picture(text: str) -> str:
+    """The text without the picture it starts with, if any."""
+    first = next(iter(pictures(text)), "")
+    stripped = text.lstrip()
+    return stripped[len(first) :].lstrip() if first and stripped.startswith(first) else text
 
 
 class Prompts:
@@ -55,21 +70,27 @@ class Prompts:
         kind: PromptKind,
         key: str,
         buttons: Buttons | None = None,
+        *,
+        lead: PromptLead | None = None,
         **values: str,
     ) -> None:
         """Ask something with buttons; a new prompt number makes older buttons stale.
 
         The buttons are the prompt kind's own (:data:`PROMPTS`) unless given.
+        A ``lead`` is a first line of the same message ("🍳 Question 2 of 7").
         """
         if buttons is None:
             buttons = PROMPTS[kind].buttons
         turn.state.seq += 1
-        turn.data["prompt"] = {
+        prompt: PromptData = {
             "kind": kind,
             "key": key,
             "values": values,
             "buttons": [list(b) for b in buttons],
         }
+        if lead is not None:
+            prompt["lead"] = lead
+        turn.data["prompt"] = prompt
         self.render_prompt(turn)
 
     def render_prompt(self, turn: Turn) -> None:
@@ -78,10 +99,15 @@ class Prompts:
         if not prompt:
             return
         buttons = tuple(Button(c, self.text(turn, label)) for c, label in prompt["buttons"])
+        text = self.text(turn, prompt["key"], **prompt.get("values", {}))
+        lead = prompt.get("lead")
+        if lead:
+            # One message, one picture: the lead's picture stands for the text's.
+            text = self.text(turn, lead["key"], **lead["values"]) + "\n" + without_picture(text)
         turn.replies.append(
             Reply(
                 key=prompt["key"],
-                text=self.text(turn, prompt["key"], **prompt.get("values", {})),
+                text=text,
                 buttons=buttons,
                 seq=turn.state.seq,
             )

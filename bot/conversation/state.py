@@ -36,6 +36,9 @@ class PromptKind(StrEnum):
     CONFIDENCE = "confidence"
     QUESTION = "question"
     CONFIRM = "confirm"
+    #: Several skills at once: Yes / Only some / No.
+    CONFIRM_SEVERAL = "confirm_several"
+    #: The topic choice (after onboarding and at a topic's end).
     MORE = "more"
     FINAL_RATING = "final_rating"
     INTERRUPT = "interrupt"
@@ -72,6 +75,14 @@ class PromptData(TypedDict, total=False):
     key: str
     values: dict[str, str]
     buttons: list[list[str]]  # [choice, label key]
+    lead: PromptLead  # a first line said before the text (a question's progress)
+
+
+class PromptLead(TypedDict):
+    """A first line of a prompt: a message key and its values."""
+
+    key: str
+    values: dict[str, str]
 
 
 class PendingItem(TypedDict):
@@ -91,6 +102,7 @@ class StateData(TypedDict, total=False):
     name: str  # the first name typed before consent
     history: list[list[str]]  # [topic id, question id], oldest first
     topics_done: list[str]
+    topic_start: int  # the first topic of the topic choice's page (among those not done)
     pending: list[PendingItem]
     pending_answer: int | None  # the answer the pending skills came from
     after_rating: str  # the goodbye message key after an end-of-session rating
@@ -126,7 +138,7 @@ def derive_phase(flow_id: str, data: StateData) -> Phase:
     """The old ``phase`` column, from the prompt the member returns to."""
     prompt = data.get("saved_prompt") if data.get("interrupt") else data.get("prompt")
     kind = prompt.get("kind") if prompt else None
-    if kind == PromptKind.CONFIRM:
+    if kind in (PromptKind.CONFIRM, PromptKind.CONFIRM_SEVERAL):
         return Phase.CONFIRM
     if kind == PromptKind.MORE:
         return Phase.TOPIC_END

@@ -71,7 +71,13 @@ CONFIDENCE_BUTTONS: Buttons = (
 RATING_BUTTONS: Buttons = (*CONFIDENCE_BUTTONS, ("skip", "button.skip"))
 CONFIDENCE_VALUES = {"feel_low": 1, "feel_ok": 2, "feel_good": 3}
 CONSENT_BUTTONS: Buttons = (("yes", "button.consent_yes"), ("no", "button.consent_no"))
-MORE_BUTTONS: Buttons = (("more", "button.more"), ("pause", "button.pause"))
+#: The topic choice's own buttons, after its topic buttons (``topic:<id>``).
+MORE_BUTTONS: Buttons = (("more", "button.something_else"), ("pause", "button.stop_for_now"))
+SEVERAL_BUTTONS: Buttons = (
+    ("several_yes", "button.yes"),
+    ("several_some", "button.only_some"),
+    ("several_no", "button.no"),
+)
 CARRY_ON_BUTTONS: Buttons = (("carry_on", "button.carry_on"), ("pause", "button.pause"))
 STOP_BUTTONS: Buttons = (
     ("pause", "button.take_break"),
@@ -167,10 +173,16 @@ PROMPTS: dict[PromptKind, PromptSpec] = {
         lambda e, turn, choice, u: e.confirm.choice(turn, choice),
         {"affirm": "skill_yes", "deny": "skill_no", "unsure": "skill_unsure"},
     ),
+    PromptKind.CONFIRM_SEVERAL: PromptSpec(
+        SEVERAL_BUTTONS,
+        lambda e, turn, choice, u: e.confirm.several_choice(turn, choice),
+        {"affirm": "several_yes", "deny": "several_no", "unsure": "several_some"},
+    ),
     PromptKind.MORE: PromptSpec(
         MORE_BUTTONS,
         lambda e, turn, choice, u: e.topics.more_choice(turn, choice),
-        {"affirm": "more", "deny": "pause", "goodbye": "pause"},
+        {"deny": "pause", "goodbye": "pause", "stop": "pause"},
+        on_text=lambda e, turn, u, intent, mapped, answer: e.topics.more_text(turn, u, mapped),
     ),
     PromptKind.FINAL_RATING: PromptSpec(
         RATING_BUTTONS,

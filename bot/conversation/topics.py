@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from bot.content import Question, Topic
 from bot.conversation.context import Turn, Understood
 from bot.conversation.prompts import Part
-from bot.conversation.state import PendingItem, Phase, PromptKind, Status, derive_phase
-from bot.conversation.tables import WISH_BUTTONS
+from bot.conversation.state import PendingItem, Phase, PromptKind, PromptLead, Status, derive_phase
+from bot.conversation.tables import MORE_BUTTONS, WISH_BUTTONS, Buttons
+from bot.conversation.words import title_matches
+from bot.easyread import pictures
 from storage import repo
+
+#: Topic buttons on one page of the topic choice, the same every time: with
+#: "Something else" and "Stop for now" that makes 5 buttons at most.
+TOPIC_PAGE = 3
+#: The choice id of a topic button: ``topic:<id>``.
+TOPIC_CHOICE = "topic:"
 
 #: Skill statuses the member has already given their word on (not asked again).
 SETTLED = ("confirmed", "declined")
@@ -50,6 +58,16 @@ def back_target(
     return target, trail
 
 
+def topic_page(
+    remaining: Sequence[str], start: int, size: int = TOPIC_PAGE
+) -> tuple[list[str], bool]:
+    """The topics on the page from ``start`` (wrapping round), and whether others remain."""
+    if len(remaining) <= size:
+        return list(remaining), False
+    first = start % len(remaining)
+    return [remaining[(first + i) % len(remaining)] for i in range(size)], True
+
+
 class Topics(Part):
     """Asks topic questions and turns answers into skills to confirm or wishes."""
 
@@ -80,15 +98,35 @@ class Topics(Part):
         turn.data.pop("pending", None)
         self.ask_question(turn, topic, question)
 
-    async def next_topic(self, turn: Turn) -> None:
-        """Start the next topic not yet done, or finish."""
-        done: list[str] = list(turn.data.get("topics_done", []))
-        topic = next((t for t in self.content.topics if t.id not in done), None)
-        if topic is None:
+    def remaining(self, turn: Turn) -> list[Topic]:
+        """The topics not done yet, in order."""
+        done = set(turn.data.get("topics_done", []))
+        return [t for t in self.content.topics if t.id not in done]
+
+    async def next_topic(self, turn: Turn, start: int = 0) -> None:
+        """Let the member choose the next topic (a page of them), or finish."""
+        remaining = self.remaining(turn)
+        if not remaining:
             turn.state.flow_id = "end"
             turn.state.step_id = ""
             self.prompt(turn, PromptKind.FINAL_RATING, "confidence.end")
             return
+        page, more = topic_page([t.id for t in remaining], start)
+        turn.data["topic_start"] = start % len(remaining)
+        titles = {t.id: t.title for t in remaining}
+        buttons: Buttons = tuple((TOPIC_CHOICE + tid, titles[tid]) for tid in page)
+        something_else, stop = MORE_BUTTONS
+        if more:
+            buttons += (something_else,)
+        done = bool(turn.data.get("topics_done"))
+        if done:
+            buttons += (stop,)
+        key = "topic.choose" if done else "topic.choose_first"
+        self.prompt(turn, PromptKind.MORE, key, buttons)
+
+    async def start_topic(self, turn: Turn, topic: Topic) -> None:
+        """Start a topic the member chose: its intro, then its first question."""
+        turn.data.pop("topic_start", None)
         self.say(turn, topic.intro)
         self.ask_question(turn, topic, topic.questions[0])
 
@@ -102,7 +140,16 @@ class Topics(Part):
             history.append([topic.id, question.id])
         turn.data["history"] = history[-100:]
         buttons = WISH_BUTTONS if topic.wishes else None
-        self.prompt(turn, PromptKind.QUESTION, question.text, buttons)
+        emoji = next(iter(pictures(self.text(turn, topic.title))), "")
+        lead: PromptLead = {
+            "key": "topic.progress",
+            "values": {
+                "emoji": emoji,
+                "number": str(topic.questions.index(question) + 1),
+                "count": str(len(topic.questions)),
+            },
+        }
+        self.prompt(turn, PromptKind.QUESTION, question.text, buttons, lead=lead)
 
     def current_question(self, turn: Turn) -> tuple[Topic, Question] | None:
         """The topic and question the member is on."""
@@ -129,17 +176,35 @@ class Topics(Part):
             done.append(topic.id)
         turn.data["topics_done"] = done
         self.say(turn, "topic.done", topic=self.text(turn, topic.title))
-        if len(done) >= len(self.content.topics):
-            await self.next_topic(turn)
-            return
-        self.prompt(turn, PromptKind.MORE, "topic.next_or_pause")
+        await self.next_topic(turn)
 
     async def more_choice(self, turn: Turn, choice: str) -> None:
-        """After a topic: the next topic, or a break."""
-        if choice == "more":
-            await self.next_topic(turn)
+        """The topic choice: a topic, "Something else" (the next page), or a break."""
+        topic = self.content.topic(choice.removeprefix(TOPIC_CHOICE))
+        if choice.startswith(TOPIC_CHOICE) and topic is not None:
+            if topic.id in turn.data.get("topics_done", []):
+                self.say(turn, "input.old_button")
+                self.render_prompt(turn)
+                return
+            await self.start_topic(turn, topic)
+        elif choice == "more":
+            await self.next_topic(turn, int(turn.data.get("topic_start", 0)) + TOPIC_PAGE)
         else:
             await self.engine.sessions.pause(turn, bye="paused")
+
+    async def more_text(self, turn: Turn, u: Understood, mapped: str | None) -> None:
+        """Typed words at the topic choice: a topic's title ("food"), or a button's meaning."""
+        topic = next(
+            (t for t in self.remaining(turn) if title_matches(u.text, self.text(turn, t.title))),
+            None,
+        )
+        if topic is not None:
+            await self.start_topic(turn, topic)
+        elif mapped is not None:
+            await self.more_choice(turn, mapped)
+        else:
+            self.say(turn, "clarify.pick")
+            self.render_prompt(turn)
 
     async def question_choice(self, turn: Turn, choice: str, u: Understood | None) -> None:
         """Yes / A bit / No / I want to learn / Skip for a topic question."""
@@ -191,7 +256,7 @@ class Topics(Part):
             self.say(turn, question.reflect)
         elif items[0]["key"] == "skill.is_that_right":
             items[0]["key"] = "skill.found"
-        await self.engine.confirm.propose(turn, items, answer_id)
+        await self.engine.confirm.propose(turn, items, answer_id, together=True)
 
     async def wish_and_advance(
         self, turn: Turn, question: Question | None, u: Understood | None, answer_id: int | None

@@ -113,3 +113,27 @@ def own_skill_words(text: str) -> str | None:
             rest = words[len(start) :].strip()
             return rest or None
     return None
+
+
+def skills_words(labels: list[str]) -> str:
+    """Skill labels as one phrase: "A", "A and B", "A, B and C"."""
+    if len(labels) <= 1:
+        return "".join(labels)
+    return f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
+#: Words of a topic title that say nothing about the topic ("My home", "People I help").
+TITLE_FILLER = frozenset(
+    {"and", "i", "my", "me", "for", "what", "where", "things", "would", "like"}
+)
+
+
+def title_words(title: str) -> set[str]:
+    """The words of a topic title that name it, without a plural "s"."""
+    return {w.removesuffix("s") for w in plain_words(title).split() if w not in TITLE_FILLER}
+
+
+def title_matches(typed: str, title: str) -> bool:
+    """True when typed words name a topic: all of them are words of its title ("food")."""
+    typed_words = title_words(typed)
+    return bool(typed_words) and typed_words <= title_words(title)

@@ -187,6 +187,11 @@ class SharedInbox(SqlInbox):
         )
         left_out = set(skip)
         self.last_taken_over = 0
+        # Two short transactions, so no lock waits on another in a circle (a deadlock):
+        # the first locks candidate rows (SKIP LOCKED: never waits on a row) and then
+        # the leases (in chat order); the second marks the held chats' rows as ours and
+        # waits at most for a first transaction of another process, which never waits
+        # for it.
         async with self.sessionmaker.begin() as session:
             if session.bind is not None and session.bind.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
@@ -196,30 +201,31 @@ class SharedInbox(SqlInbox):
             held = await leases.claim_chats(
                 session, self.channel, {int(r[2]) for r in found}, self.owner, self.lease_s, now
             )
-            if not held:
-                return []
-            # Read the held chats' rows again, unlocked: SKIP LOCKED may have hidden an
-            # older row of a chat (locked by another sweep that then lost the chat to us),
-            # and a chat's rows must start oldest first.
+        if not held:
+            return []
+        async with self.sessionmaker.begin() as session:
+            # Read the held chats' rows again: SKIP LOCKED may have hidden an older row of
+            # a chat (locked by another sweep that then lost the chat to us), and a chat's
+            # rows must start oldest first.
             every = (
                 select(_TABLE.c.update_id, _TABLE.c.body, _TABLE.c.chat, _TABLE.c.owner)
                 .where(_TABLE.c.channel == self.channel, _TABLE.c.chat.in_(sorted(held)))
                 .order_by(_TABLE.c.update_id)
             )
-            found = (await session.execute(every)).all()
             taken: list[ChatRaw] = []
-            for update_id, body, chat, owner in found:
-                if int(chat) in held and int(update_id) not in left_out:
-                    taken.append((int(update_id), str(body), int(chat)))
-                    if owner is not None and owner != self.owner:
+            marked: list[int] = []
+            for update_id, body, chat, owner in (await session.execute(every)).all():
+                if int(update_id) in left_out:
+                    continue
+                taken.append((int(update_id), str(body), int(chat)))
+                if owner != self.owner:
+                    marked.append(int(update_id))
+                    if owner is not None:
                         self.last_taken_over += 1
-            if taken:
+            if marked:
                 await session.execute(
                     update(_TABLE)
-                    .where(
-                        _TABLE.c.channel == self.channel,
-                        _TABLE.c.update_id.in_([i for i, _, _ in taken]),
-                    )
+                    .where(_TABLE.c.channel == self.channel, _TABLE.c.update_id.in_(marked))
                     .values(owner=self.owner)
                 )
         return taken

@@ -215,68 +215,72 @@ def run_load(
     """Two processes, ``chats * per_chat`` updates alternately through both, one killed halfway."""
     ports = [free_port(), free_port()]
     bots = [start_bot(peer, workdir, f"bot{i}", db_url, ports[i]) for i in range(2)]
-    for bot in bots:
-        wait_ready(bot)
-    users = [peer.user(900_000 + c, f"M{c}") for c in range(chats)]
-    plan: list[list[dict[str, Any]]] = []
-    for user in users:
-        mine = [peer.command(user, "start")]
-        mine += [peer.text(user, f"Hello {k}") for k in range(1, per_chat)]
-        plan.append(mine)
-    peer.take_pending()
-    total = chats * per_chat
-    sent = 0
-    lock = threading.Lock()
-    killed = threading.Event()
-    restarted = threading.Event()
-    up = [True, True]
+    try:
+        for bot in bots:
+            wait_ready(bot)
+        users = [peer.user(900_000 + c, f"M{c}") for c in range(chats)]
+        plan: list[list[dict[str, Any]]] = []
+        for user in users:
+            mine = [peer.command(user, "start")]
+            mine += [peer.text(user, f"Hello {k}") for k in range(1, per_chat)]
+            plan.append(mine)
+        peer.take_pending()
+        total = chats * per_chat
+        sent = 0
+        lock = threading.Lock()
+        killed = threading.Event()
+        restarted = threading.Event()
+        up = [True, True]
 
-    def deliver(c: int, k: int, update: dict[str, Any]) -> None:
-        nonlocal sent
-        turn = (c + k) % 2
-        for attempt in range(400):
-            target = turn if up[turn] else 1 - turn
-            if attempt % 2 == 1:
-                target = 1 - target
-            if post(bots[target].port, update) == 200:
+        def deliver(c: int, k: int, update: dict[str, Any]) -> None:
+            nonlocal sent
+            turn = (c + k) % 2
+            for attempt in range(400):
+                target = turn if up[turn] else 1 - turn
+                if attempt % 2 == 1:
+                    target = 1 - target
+                if post(bots[target].port, update) == 200:
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError(f"update {update['update_id']} was never accepted")
+            with lock:
+                sent += 1
+                halfway = sent == total // 2
+            if halfway and kill:
+                up[0] = False
+                bots[0].kill()
+                killed.set()
+
+        def chat_job(c: int) -> None:
+            for k, update in enumerate(plan[c]):
+                deliver(c, k, update)
+
+        began = time.monotonic()
+        with ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(chat_job, c) for c in range(chats)]
+            if kill:
+                killed.wait(300)
+                bots[0] = start_bot(peer, workdir, "bot0-again", db_url, ports[0])
+                wait_ready(bots[0])
+                up[0] = True
+                restarted.set()
+            for future in futures:
+                future.result()
+        keys = {f"tg:{u['update_id']}" for mine in plan for u in mine}
+        give_up = time.monotonic() + 120
+        while time.monotonic() < give_up:
+            done = rows(db_url, "SELECT count(*) FROM processed_inputs")[0][0]
+            left = rows(db_url, "SELECT count(*) FROM inbound_updates")[0][0]
+            if done >= total and left == 0:
                 break
-            time.sleep(0.05)
-        else:
-            raise AssertionError(f"update {update['update_id']} was never accepted")
-        with lock:
-            sent += 1
-            halfway = sent == total // 2
-        if halfway and kill:
-            up[0] = False
-            bots[0].kill()
-            killed.set()
-
-    def chat_job(c: int) -> None:
-        for k, update in enumerate(plan[c]):
-            deliver(c, k, update)
-
-    began = time.monotonic()
-    with ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(chat_job, c) for c in range(chats)]
-        if kill:
-            killed.wait(300)
-            bots[0] = start_bot(peer, workdir, "bot0-again", db_url, ports[0])
-            wait_ready(bots[0])
-            up[0] = True
-            restarted.set()
-        for future in futures:
-            future.result()
-    keys = {f"tg:{u['update_id']}" for mine in plan for u in mine}
-    give_up = time.monotonic() + 120
-    while time.monotonic() < give_up:
-        done = rows(db_url, "SELECT count(*) FROM processed_inputs")[0][0]
-        left = rows(db_url, "SELECT count(*) FROM inbound_updates")[0][0]
-        if done >= total and left == 0:
-            break
-        time.sleep(0.2)
-    seconds = time.monotonic() - began
-    time.sleep(1.0)  # the last replies
-    return _measure(peer, db_url, bots, plan, keys, users, seconds, per_chat)
+            time.sleep(0.2)
+        seconds = time.monotonic() - began
+        time.sleep(1.0)  # the last replies
+        return _measure(peer, db_url, bots, plan, keys, users, seconds, per_chat)
+    finally:
+        for bot in bots:  # a failed run leaves no bot process behind
+            bot.kill()
 
 
 def _measure(

@@ -53,6 +53,43 @@ async def test_a_dead_processs_chats_are_taken_over_when_the_lease_runs_out(
     assert await dead.renew([7]) == set()  # it lost the chat
 
 
+async def test_sweeps_of_several_processes_at_once_never_deadlock(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Three processes take, answer and let go of 60 busy chats at once; all rows are answered.
+
+    Short leases make them take chats from each other (a process "too slow") while new
+    updates keep coming: on PostgreSQL the lease and row locks must never wait in a circle.
+    """
+    procs = [SharedInbox(sessionmaker, f"proc-{n}", lease_s=0.3) for n in range(3)]
+    total = 600
+    answered: list[int] = []
+
+    async def feed() -> None:
+        for start in range(0, total, 60):
+            batch = [(i, json.dumps({"update_id": i}), i % 60) for i in range(start, start + 60)]
+            await procs[start // 60 % 3].keep_rows(batch)
+            await asyncio.sleep(0.01)
+
+    async def work(inbox: SharedInbox) -> None:
+        idle_rounds = 0
+        while idle_rounds < 20:
+            taken = await inbox.take()
+            if not taken:
+                idle_rounds += 1
+                await asyncio.sleep(0.02)
+                continue
+            idle_rounds = 0
+            answered.extend(i for i, _, _ in taken)
+            await inbox.forget_done([i for i, _, _ in taken], {c for _, _, c in taken})
+
+    await asyncio.wait_for(asyncio.gather(feed(), *(work(p) for p in procs)), 120)
+    assert set(answered) == set(range(total))
+    async with sessionmaker() as session:
+        left = (await session.execute(text("SELECT count(*) FROM inbound_updates"))).scalar()
+    assert left == 0
+
+
 async def test_a_job_runs_in_one_process_and_moves_when_its_holder_stops_renewing(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -156,7 +156,10 @@ class Intake:
         if self.shared is not None:
             if self._sweeper is None:
                 self._start_fn = start
-                await self.sweep()
+                try:
+                    await self.sweep()
+                except Exception as exc:  # the sweep loop tries again shortly
+                    log.warning("could not sweep the inbox at start (%s); trying again", exc)
                 self._sweeper = asyncio.create_task(self._sweep_loop())
             return self.taken_over
         started = 0

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from bot.conversation.preferences import KEYS as PREFERENCE_KEYS
 from bot.conversation.tables import STEPS
 from bot.skills.taxonomy import Taxonomy, load_taxonomy
 
@@ -48,6 +49,8 @@ class ChoiceButton:
     choice: str
     label: str
     next: str
+    #: The value a ``preference`` step keeps when this button is pressed.
+    value: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Step:
     yes: str = ""
     no: str = ""
     buttons: tuple[ChoiceButton, ...] = ()
+    #: The member preference a ``preference`` step sets (``read_aloud``).
+    preference: str = ""
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,12 @@ def _parse_step(raw: Any, problems: list[str]) -> Step | None:
         problems.append(f"onboarding.yml: step '{sid}' has unknown type '{stype}'")
         return None
     buttons = tuple(
-        ChoiceButton(str(b.get("choice", "")), str(b.get("label", "")), str(b.get("next", "")))
+        ChoiceButton(
+            str(b.get("choice", "")),
+            str(b.get("label", "")),
+            str(b.get("next", "")),
+            b.get("value") is True,
+        )
         for b in raw.get("buttons", []) or []
         if isinstance(b, dict)
     )
@@ -214,6 +224,7 @@ def _parse_step(raw: Any, problems: list[str]) -> Step | None:
         yes=str(raw.get("yes", "")),
         no=str(raw.get("no", "")),
         buttons=buttons,
+        preference=str(raw.get("preference", "")),
     )
 
 
@@ -286,6 +297,10 @@ def _check_links(onboarding: dict[str, Step], start: str, problems: list[str]) -
                 )
         _check_needs(step, problems)
         _check_choices(step, problems)
+        if step.preference and step.preference not in PREFERENCE_KEYS:
+            problems.append(
+                f"onboarding.yml: step '{step.id}' sets unknown preference '{step.preference}'"
+            )
 
 
 def _check_needs(step: Step, problems: list[str]) -> None:

@@ -29,7 +29,17 @@ COMMANDS: tuple[str, ...] = (
     "forget",
     "whatnext",
     "addskill",
+    "settings",
+    "hear",
+    "read_on",
+    "read_off",
+    "pictures_fewer",
+    "pictures_more",
 )
+
+#: The choice id of the "🔊 Hear it" button every prompt with buttons has (read the
+#: prompt aloud; not an answer). Channels show it on a row of its own, last.
+HEAR = "hear"
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ class Chat:
         """
         await self.cmd("start")
         await self.say(name)
+        await self.press("read_myself")
         await self.press("yes")
         await self.press("ok")
         await self.press("ok")

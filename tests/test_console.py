@@ -43,8 +43,9 @@ def test_scripted_chat_onboards_and_resumes(tmp_path: Path) -> None:
     first = run_cli(
         ["chat", "--member", "t1"],
         tmp_path,
-        # name, consent (1 = Yes), OK, OK, feeling by label, then "No" by label.
-        stdin="Sam\n1\n1\n1\n🙂 OK\n❌ No\n",
+        # name, "I will read them" (2), consent (1 = Yes), OK, OK, feeling by label,
+        # the first topic (1), then "No" by label.
+        stdin="Sam\n2\n1\n1\n1\n🙂 OK\n1\n❌ No\n",
     )
     assert first.returncode == 0, first.stderr
     out = first.stdout

@@ -455,10 +455,10 @@ def test_command_words_are_not_jargon_but_the_word_still_is() -> None:
 
 
 def test_help_lists_every_word_a_member_can_use() -> None:
-    """Each command the engine knows, and each word coming in this release, is in help.text."""
+    """Each command the engine knows, and each word coming in this release, is in the help lists."""
     from bot.engine import COMMAND_WORDS
 
-    help_text = _messages()["help.text"].lower()
+    help_text = (_messages()["help.text"] + "\n" + _messages()["help.more"]).lower()
     by_command: dict[str, list[str]] = {}
     for word, command in COMMAND_WORDS.items():
         by_command.setdefault(command, []).append(word)
@@ -467,6 +467,7 @@ def test_help_lists_every_word_a_member_can_use() -> None:
     coming = ["/settings", "read to me", "fewer pictures", "i can also", "ask staff"]
     assert [w for w in coming if w not in help_text] == []
     assert easyread.is_list(_messages()["help.text"])
+    assert easyread.is_list(_messages()["help.more"])
 
 
 def test_a_topic_title_at_the_start_is_the_picture() -> None:

@@ -50,9 +50,12 @@ async def test_onboarding_and_three_topics_are_said_and_stored(
         await chat.cmd("start")
         assert chat.keys == ["onboarding.welcome", "onboarding.ask_name"]
         await chat.say("my name is sam")
-        assert chat.keys == ["onboarding.nice_to_meet", *CONSENT_EXPLAINED, "onboarding.consent"]
+        assert chat.keys == ["onboarding.nice_to_meet", "onboarding.read_aloud"]
         assert "Sam" in chat.last[0].text
-        assert chat.choices == ["yes", "no"]
+        assert chat.choices == ["read_to_me", "read_myself", "hear"]
+        await chat.press("read_myself")
+        assert chat.keys == [*CONSENT_EXPLAINED, "onboarding.consent"]
+        assert chat.choices == ["yes", "no", "hear"]
         await chat.press("yes")
         assert chat.keys == ["onboarding.consent_thanks", "onboarding.howto_buttons"]
         await chat.press("ok")
@@ -64,7 +67,7 @@ async def test_onboarding_and_three_topics_are_said_and_stored(
         assert chat.keys == ["confidence.thanks", "topic.choose_first"]
         await chat.pick(topics[0].id)
         assert chat.keys == [topics[0].intro, first_q.text]
-        assert chat.choices == ["yes", "a_bit", "no", "learn", "skip"]
+        assert chat.choices == ["yes", "a_bit", "no", "learn", "skip", "hear"]
 
         # Topic 1: Yes to everything and confirm every skill.
         confirmed: set[str] = set()
@@ -171,7 +174,7 @@ async def test_help_repeat_back_skip(sqlite_db: Database, tmp_path: Path) -> Non
         await chat.onboard()
         q1 = chat.keys[-1]
         await chat.say("help")
-        assert chat.keys == ["help.text", q1]
+        assert chat.keys == ["help.text", "help.more", q1]
         await chat.say("repeat")
         assert chat.keys == [q1]
         await chat.say("back")
@@ -222,6 +225,7 @@ async def test_no_consent_keeps_nothing_but_the_answer(sqlite_db: Database, tmp_
         chat = Chat(rt.engine)
         await chat.cmd("start")
         await chat.say("Alex")
+        await chat.press("read_myself")
         await chat.press("no")
         assert chat.keys == ["onboarding.consent_no"]
         member = await member_row(rt)

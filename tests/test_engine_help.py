@@ -79,6 +79,7 @@ async def test_try_again_after_consent_refused(database: Database, tmp_path: Pat
         chat = Chat(rt.engine)
         await chat.cmd("start")
         await chat.say("Sam")
+        await chat.press("read_myself")
         await chat.press("no")
         assert chat.keys[-1] == "onboarding.consent_no"
         assert go_buttons(chat) == ["go:try_again"]
@@ -124,7 +125,7 @@ async def test_own_words_skill_goes_back_to_the_same_question(
         question = chat.keys[-1]
         await chat.say("I can also make cakes")
         assert chat.keys == ["skill.found"]
-        assert chat.choices == ["skill_yes", "skill_no", "skill_unsure"]
+        assert chat.choices == ["skill_yes", "skill_no", "skill_unsure", "hear"]
         await chat.press("skill_yes")
         assert chat.keys == ["skill.confirmed", question]
         row = await skill(rt, "baking")

@@ -57,7 +57,7 @@ async def test_topic_choice_pages_wraps_and_never_offers_a_done_topic(
         topics = [t.id for t in rt.content.topics]
         assert chat.keys[-1] == "topic.choose_first"
         assert len(chat.choices) <= 5
-        assert chat.choices == [f"topic:{t}" for t in topics[:3]] + ["more"]
+        assert chat.choices == [f"topic:{t}" for t in topics[:3]] + ["more", "hear"]
         seen: list[str] = []
         for _ in range(5):
             seen += [c for c in chat.choices if c.startswith("topic:")]
@@ -69,7 +69,8 @@ async def test_topic_choice_pages_wraps_and_never_offers_a_done_topic(
         for _ in rt.content.topics[0].questions:
             await chat.press("skip")
         assert chat.keys[-2:] == ["topic.done", "topic.choose"]
-        assert len(chat.choices) == 5 and chat.choices[-1] == "pause"
+        # 5 to choose from ("Hear it" reads them out; it is not a choice)
+        assert len(chat.choices) == 6 and chat.choices[-2:] == ["pause", "hear"]
         for _ in range(6):
             assert "topic:food" not in chat.choices
             await chat.press("more")
@@ -121,7 +122,7 @@ async def test_two_skills_are_confirmed_in_one_prompt(
         assert len(question.skills) == 2
         await chat.press("yes")
         assert chat.keys == [question.reflect, "skill.several"]
-        assert chat.choices == ["several_yes", "several_some", "several_no"]
+        assert chat.choices == ["several_yes", "several_some", "several_no", "hear"]
         await chat.press(choice)
         for press in then:
             await chat.press(press)

@@ -108,7 +108,7 @@ async def test_stop_offers_a_break_or_deleting(sqlite_db: Database, tmp_path: Pa
         question = chat.keys[-1]
         await chat.cmd("stop")
         assert chat.keys == ["stop.menu"]
-        assert chat.choices == ["pause", "forget", "carry_on"]
+        assert chat.choices == ["pause", "forget", "carry_on", "hear"]
         await chat.press("carry_on")
         assert chat.keys == [question]
         await chat.say("stop")

@@ -21,7 +21,10 @@ from typing import Any
 import pytest
 
 from bot.app import load_app_content
-from bot.content import Content
+from bot.content import Content, Question
+from bot.conversation.prompts import without_picture
+from bot.conversation.words import skills_words
+from bot.easyread import pictures
 from bot.settings import Settings
 from tests.botapi_peer import PORTS, TOKEN, ApiCall, BotApiPeer
 from tests.chat import CONSENT_EXPLAINED
@@ -152,6 +155,60 @@ def press(peer: BotApiPeer, user: dict[str, Any], choice: str) -> list[dict[str,
     return peer.sent(chat_id, mark)
 
 
+def question_text(content: Content, topic: int = 0, number: int = 1, **values: str) -> str:
+    """A topic question as shown: "🍳 Question 1 of 7", then its words (one picture)."""
+    chosen = content.topics[topic]
+    lead = say(
+        content,
+        "topic.progress",
+        emoji=next(iter(pictures(say(content, chosen.title))), ""),
+        number=str(number),
+        count=str(len(chosen.questions)),
+    )
+    return lead + "\n" + without_picture(say(content, chosen.questions[number - 1].text, **values))
+
+
+def several_text(content: Content, question: Question, **values: str) -> str:
+    """ "You are good at A and B. Is that right?" for a question's skills."""
+    labels = [content.taxonomy.skills[s].label for s in question.skills]
+    return say(content, "skill.several", skills=skills_words(labels), **values)
+
+
+def choose_topic(peer: BotApiPeer, user: dict[str, Any], topic: str) -> dict[str, Any]:
+    """At the topic choice, tap the topic (after "Something else" until it shows)."""
+    for _ in range(20):
+        shown = peer.wait_buttons(user["id"])
+        choices = [b["callback_data"].split(":", 1)[-1] for b in peer.buttons(shown)]
+        if f"topic:{topic}" in choices:
+            mark = peer.mark()
+            peer.tap_button(user, shown, f"topic:{topic}")
+            return peer.wait_buttons(user["id"], mark, timeout=60)
+        mark = peer.mark()
+        peer.tap_button(user, shown, "more")
+        peer.wait_buttons(user["id"], mark, timeout=60)
+    raise AssertionError(f"topic {topic!r} is never offered")
+
+
+def onboard(
+    peer: BotApiPeer, user: dict[str, Any], name: str, *, topic: str | None = None
+) -> dict[str, Any]:
+    """/start, the name, "I will read them", yes, OK, OK, a feeling, a topic: its 1st question.
+
+    With ``topic=None`` it stops at the topic choice and returns that message.
+    """
+    mark = peer.mark()
+    peer.command(user, "start")
+    peer.wait_sent(user["id"], 2, mark, timeout=60)
+    mark = peer.mark()
+    peer.text(user, name)
+    peer.wait_buttons(user["id"], mark, timeout=60)
+    for choice in ("read_myself", "yes", "ok", "ok", "feel_ok"):
+        press(peer, user, choice)
+    if topic is None:
+        return peer.wait_buttons(user["id"])
+    return choose_topic(peer, user, topic)
+
+
 @pytest.fixture
 def peer() -> Iterator[BotApiPeer]:
     """A running Bot API peer."""
@@ -168,7 +225,7 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
         wait_polling(peer, bot)
         menu = peer.wait_for(lambda: peer.commands.get(("all_private_chats", "")))
         assert [c["command"] for c in menu] == [
-            "start", "help", "myskills", "pause", "resume", "stop",
+            "start", "help", "myskills", "pause", "resume", "stop", "settings",
         ]  # fmt: skip
 
         # /start: typing, then the welcome and the name question
@@ -181,14 +238,19 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
             say(content, "onboarding.ask_name"),
         ]
 
-        # the name, typed: what saying yes means, 1 idea a message, then the
-        # consent question with 2 buttons
+        # the name, typed: "shall I read my messages to you?", with buttons
         mark = peer.mark()
         peer.text(sam, "Sam")
-        said = 2 + len(CONSENT_EXPLAINED)
-        calls = wait_turn(peer, 5001, mark, said)
-        assert methods(calls) == ["sendChatAction"] + ["sendMessage"] * said
-        assert [c.params["text"] for c in calls[2:-1]] == [
+        calls = wait_turn(peer, 5001, mark, 2)
+        assert methods(calls) == ["sendChatAction", "sendMessage", "sendMessage"]
+        read_aloud = peer.sent(5001, mark)[-1]
+        assert read_aloud["text"] == say(content, "onboarding.read_aloud")
+        # "I will read them": what saying yes means, 1 idea a message, then the
+        # consent question with 2 buttons and Hear it
+        mark = peer.mark()
+        peer.tap_button(sam, read_aloud, "read_myself")
+        peer.wait_buttons(5001, mark, timeout=60)
+        assert [m["text"] for m in peer.sent(5001, mark)[:-1]] == [
             say(content, key) for key in CONSENT_EXPLAINED
         ]
         consent = peer.sent(5001, mark)[-1]
@@ -197,6 +259,7 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
         assert [b["text"] for b in consent_buttons] == [
             say(content, "button.consent_yes"),
             say(content, "button.consent_no"),
+            say(content, "button.hear"),
         ]
         assert all(len(b["callback_data"].encode()) <= 64 for b in consent_buttons)
         consent_copy = dict(consent)  # the member's phone, before the buttons go
@@ -223,16 +286,21 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
             press(peer, sam, choice)
         topic = content.topics[0]
         first = topic.questions[0]
-        question = peer.wait_text(5001, say(content, first.text))
+        question = choose_topic(peer, sam, topic.id)
+        assert question["text"] == question_text(content)
         assert [b["callback_data"].split(":")[1] for b in peer.buttons(question)] == [
-            "yes", "a_bit", "no", "learn", "skip",
+            "yes", "a_bit", "no", "learn", "skip", "hear",
         ]  # fmt: skip
 
-        # an answer by button: the reflection, then "is that right?"
+        # an answer by button: the reflection, then both skills in one "is that right?"
+        several = several_text(content, first)
         mark = peer.mark()
         peer.tap_button(sam, question, "yes")
-        peer.wait_text(5001, say(content, "skill.is_that_right"), mark)
+        asked = peer.wait_text(5001, several, mark)
         assert peer.sent(5001, mark)[0]["text"] == say(content, first.reflect)
+        assert [b["callback_data"].split(":")[1] for b in peer.buttons(asked)] == [
+            "several_yes", "several_some", "several_no", "hear",
+        ]  # fmt: skip
 
         # an old button (the consent question) gets the kind reply and the current question
         mark = peer.mark()
@@ -241,7 +309,7 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
         assert methods(calls)[0] == "answerCallbackQuery"
         assert [m["text"] for m in peer.sent(5001, mark)] == [
             say(content, "input.old_button"),
-            say(content, "skill.is_that_right"),
+            several,
         ]
 
         # a sticker: the kind reply, and the member stays where they are
@@ -250,17 +318,20 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
         wait_turn(peer, 5001, mark, 2)
         assert [m["text"] for m in peer.sent(5001, mark)] == [
             say(content, "input.unsupported"),
-            say(content, "skill.is_that_right"),
+            several,
         ]
 
-        # yes, that is me (and no to the next idea): the next question comes
+        # only some: each skill in turn; yes to the first, no to the second, the next question
+        mark = peer.mark()
+        peer.tap_button(sam, peer.wait_buttons(5001), "several_some")
+        peer.wait_buttons(5001, mark)
         mark = peer.mark()
         peer.tap_button(sam, peer.wait_buttons(5001), "skill_yes")
         peer.wait_text(5001, say(content, "skill.confirmed"), mark)
         also = peer.wait_buttons(5001, mark)
         mark = peer.mark()
         peer.tap_button(sam, also, "skill_no")
-        peer.wait_buttons(5001, mark)
+        peer.wait_text(5001, question_text(content, number=2), mark)
 
         # an answer typed as words, and then Telegram delivering it a second time
         mark = peer.mark()
@@ -331,7 +402,10 @@ def test_a_crash_after_confirming_loses_nothing_and_the_member_sees_where_they_a
         peer.command(ana, "start")
         peer.wait_sent(5002, 2, timeout=60)
         peer.text(ana, "Ana")
-        consent = peer.wait_buttons(5002)
+        read_aloud = peer.wait_buttons(5002)
+        mark = peer.mark()
+        peer.tap_button(ana, read_aloud, "read_myself")
+        consent = peer.wait_buttons(5002, mark, timeout=60)
         # The bot stores the consent tap and confirms it to Telegram, then dies before replying.
         peer.hold("sendChatAction")
         tap = peer.tap_button(ana, consent, "yes")
@@ -390,6 +464,7 @@ def test_a_members_distress_reaches_staff_on_telegram(
         peer.command(dee, "start")
         peer.wait_sent(5005, 2, timeout=60)
         peer.text(dee, "Dee")
+        press(peer, dee, "read_myself")
         press(peer, dee, "yes")
         mark = peer.mark()
         peer.text(dee, "im so scared of him")
@@ -536,16 +611,12 @@ def test_a_typed_answer_is_understood_through_rasa(
     )
     try:
         wait_polling(peer, bot)
-        peer.command(cleo, "start")
-        peer.wait_sent(5004, 2, timeout=60)
-        peer.text(cleo, "Cleo")
-        for choice in ("yes", "ok", "ok", "feel_ok"):
-            press(peer, cleo, choice)
+        question = onboard(peer, cleo, "Cleo", topic=content.topics[0].id)
         first = content.topics[0].questions[0]
-        peer.wait_text(5004, say(content, first.text, name="Cleo"))
+        assert question["text"] == question_text(content, name="Cleo")
         mark = peer.mark()
         peer.text(cleo, "sorta yeah")
-        peer.wait_text(5004, say(content, "skill.is_that_right", name="Cleo"), mark)
+        peer.wait_text(5004, several_text(content, first, name="Cleo"), mark)
         assert peer.sent(5004, mark)[0]["text"] == say(content, first.reflect, name="Cleo")
     finally:
         code = bot.stop()

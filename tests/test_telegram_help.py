@@ -16,7 +16,7 @@ import pytest
 
 from bot.content import Content
 from tests.botapi_peer import BotApiPeer
-from tests.test_telegram_e2e import BotProcess, content, press, say, start_bot, wait_polling
+from tests.test_telegram_e2e import BotProcess, content, onboard, say, start_bot, wait_polling
 
 pytestmark = pytest.mark.slow
 
@@ -48,15 +48,6 @@ def add_staff_member(tmp_path: Path, user_id: int, network: str = "default") -> 
             await engine.dispose()
 
     asyncio.run(add())
-
-
-def onboard(peer: BotApiPeer, user: dict[str, Any], name: str) -> None:
-    """Start, give a name, say yes, and get to the first topic question."""
-    peer.command(user, "start")
-    peer.wait_sent(user["id"], 2, timeout=60)
-    peer.text(user, name)
-    for choice in ("yes", "ok", "ok", "feel_ok"):
-        press(peer, user, choice)
 
 
 def get_stuck_twice(peer: BotApiPeer, user: dict[str, Any], content: Content) -> dict[str, Any]:
@@ -100,7 +91,7 @@ def test_a_stuck_member_asks_for_staff_and_staff_get_the_help_alert(
     bot: BotProcess = start_bot(peer, tmp_path, "help", SKILLSPARK_ALERT_SWEEP_SECONDS="1")
     try:
         wait_polling(peer, bot)
-        onboard(peer, dee, "Dee")
+        onboard(peer, dee, "Dee", topic="food")
         offer = get_stuck_twice(peer, dee, content)
         ask_staff(peer, dee, offer, content)
         text = staff_get_help_alert(peer, STAFF_ID, "Dee")

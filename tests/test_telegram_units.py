@@ -286,6 +286,13 @@ def test_keyboard_puts_two_short_buttons_on_a_row_and_long_ones_alone() -> None:
     assert keyboard((), 3) is None
 
 
+def test_hear_it_always_has_the_last_row_to_itself() -> None:
+    """ "🔊 Hear it" is in the same place on every question, never beside an answer."""
+    markup = keyboard((Button("ok", "👍 OK"), Button("hear", "🔊 Hear it")), 4)
+    assert markup is not None
+    assert [[b.text for b in row] for row in markup.inline_keyboard] == [["👍 OK"], ["🔊 Hear it"]]
+
+
 def test_long_text_is_split_at_sentence_ends_below_the_limit() -> None:
     sentences = [f"Sentence number {i} is here 🙂." for i in range(400)]
     text = " ".join(sentences)
@@ -541,13 +548,21 @@ def test_channel_messages_exist_and_pass_the_easy_read_rules() -> None:
         assert check_text(key, text, is_button=key.startswith("button.")) == [], key
 
 
-def test_command_menu_has_the_six_member_commands_with_their_descriptions() -> None:
+def test_command_menu_has_the_seven_member_commands_with_their_descriptions() -> None:
     messages = yaml.safe_load(TELEGRAM_YML.read_text(encoding="utf-8"))
     menus = command_menus({"en": messages, "xx": {"unrelated": "x"}}, "en")
     assert len(menus) == 1
     language, commands = menus[0]
     assert language is None
-    assert [c.command for c in commands] == ["start", "help", "myskills", "pause", "resume", "stop"]
+    assert [c.command for c in commands] == [
+        "start",
+        "help",
+        "myskills",
+        "pause",
+        "resume",
+        "stop",
+        "settings",
+    ]
     assert [c.description for c in commands] == [
         messages[f"telegram.command.{c.command}"] for c in commands
     ]

@@ -28,15 +28,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content import Content
+from bot.conversation import preferences
 from bot.conversation.confirm import Confirm
 from bot.conversation.context import Extension, Turn, TurnContext, Understood
 from bot.conversation.help import Help
 from bot.conversation.onboarding import Onboarding
-from bot.conversation.prompts import Prompts
+from bot.conversation.prompts import Prompts, without_picture
 from bot.conversation.rights import Rights
 from bot.conversation.session import Session
 from bot.conversation.state import (
     NOT_STARTED,
+    Interrupt,
     PromptKind,
     Status,
     as_utc,
@@ -48,6 +50,7 @@ from bot.conversation.state import (
 )
 from bot.conversation.tables import (
     COMMAND_ACTIONS,
+    INTERRUPTS,
     InterruptSpec,
     PromptSpec,
     typed_choice,
@@ -61,10 +64,11 @@ from bot.conversation.words import (
     plain_words,
     storable,
 )
+from bot.easyread import fewer_pictures
 from bot.mood import detect_low_mood
 from bot.nlu.safety import detect_distress
 from bot.settings import Settings
-from bot.types import Incoming, MemberKey, NluResult, Reply, SkillFinder, Understanding
+from bot.types import HEAR, Incoming, MemberKey, NluResult, Reply, SkillFinder, Understanding
 from storage import repo
 from storage.models import utcnow
 
@@ -105,6 +109,7 @@ ENGINE_KEYS: tuple[str, ...] = (
     "myskills.wishes_title",
     "myskills.wish",
     "help.text",
+    "help.more",
     "back.first",
     "paused",
     "resume.welcome_back",
@@ -169,7 +174,26 @@ ENGINE_KEYS: tuple[str, ...] = (
     "stuck.offer",
     "stuck.asked",
     "stuck.already",
+    "input.voice",
+    "button.hear",
+    "settings.menu",
+    "settings.read_on",
+    "settings.read_off",
+    "settings.fewer_pictures",
+    "settings.more_pictures",
+    "button.read_aloud_is_on",
+    "button.read_aloud_is_off",
+    "button.fewer_pictures_on",
+    "button.fewer_pictures_off",
+    "button.settings_done",
 )
+
+#: Word commands that set a preference: command -> (preference, value, message key).
+#: What a /settings button changes: choice -> preference.
+SETTINGS_TOGGLES: dict[str, str] = {
+    "toggle_read": preferences.READ_ALOUD,
+    "toggle_pictures": preferences.FEWER_PICTURES,
+}
 
 
 class Engine(Prompts):
@@ -247,6 +271,7 @@ class Engine(Prompts):
             turn = Turn(session, db_member, state, load_data(state.data))
             await self._dispatch(turn, incoming, understood)
             if not turn.erased:
+                self._as_preferred(turn)
                 now = utcnow()
                 state.phase = derive_phase(state.flow_id, turn.data)
                 await repo.save_state(session, state, dict(turn.data), now)
@@ -258,6 +283,28 @@ class Engine(Prompts):
         if turn.drawings:
             await self._draw_pictures(turn)
         return turn.replies
+
+    def _as_preferred(self, turn: Turn) -> None:
+        """Shape the replies as the member prefers: read aloud, fewer pictures."""
+        read = preferences.get(turn, preferences.READ_ALOUD)
+        fewer = preferences.get(turn, preferences.FEWER_PICTURES)
+        if fewer:  # one picture at the start of each message, plain buttons, no picture cards
+            turn.replies[:] = [
+                replace(
+                    r,
+                    text=fewer_pictures(r.text),
+                    buttons=tuple(replace(b, label=without_picture(b.label)) for b in r.buttons),
+                )
+                for r in turn.replies
+            ]
+            turn.drawings[:] = [
+                (i, draw) for i, draw in turn.drawings if turn.replies[i].document is not None
+            ]
+        if read:
+            turn.replies[:] = [
+                r if r.voice or r.document is not None else replace(r, voice=True)
+                for r in turn.replies
+            ]
 
     async def _draw_pictures(self, turn: Turn) -> None:
         """Draw the turn's pictures in a worker thread, after the transaction.
@@ -352,7 +399,9 @@ class Engine(Prompts):
         state = turn.state
         if incoming.kind == "unsupported":
             await self.store(turn, "unsupported", incoming.value[:64])
-            self.help.not_understood(turn, "input.unsupported")
+            self.help.not_understood(
+                turn, "input.voice" if incoming.value == "voice" else "input.unsupported"
+            )
             await self.show_where(turn)
             return
         if incoming.kind == "command":
@@ -469,6 +518,8 @@ class Engine(Prompts):
             return
         choices = prompt_choices(turn.data)
         stale = incoming.seq is not None and incoming.seq != state.seq
+        if incoming.value == HEAR and not stale and self.hear(turn):
+            return  # not an answer: nothing is stored and the prompt still waits
         if stale or incoming.value not in choices:
             await self.store(turn, "button", incoming.value[:64], choice="stale")
             self.say(turn, "input.old_button")
@@ -491,6 +542,18 @@ class Engine(Prompts):
             await self.onboarding.choice(turn, choice)
         else:
             await self.show_where(turn)
+
+    async def settings_choice(self, turn: Turn, choice: str) -> None:
+        """A /settings button: turn one setting over (the menu again), or done."""
+        key = SETTINGS_TOGGLES.get(choice)
+        if key is None:
+            self.finish_interrupt(turn, show=False)
+            await self.show_where(turn)
+            return
+        preferences.set_(turn, key, not preferences.get(turn, key))
+        spec = INTERRUPTS[Interrupt.SETTINGS]
+        assert spec.buttons_for is not None
+        self.prompt(turn, PromptKind.INTERRUPT, spec.key, spec.buttons_for(turn))
 
     # ----------------------------------------------------------------- typed text
 

@@ -222,7 +222,7 @@ class Help(Part):
         """What the member was on, in the words they were shown."""
         prompt = turn.data.get("saved_prompt") or turn.data.get("prompt")
         if prompt:
-            return self.text(turn, prompt["key"], **prompt.get("values", {}))
+            return self.prompt_text(turn, prompt)
         return f"no question (status {turn.state.status})"
 
     async def ask_staff(self, turn: Turn) -> None:

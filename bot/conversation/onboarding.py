@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.content import Step
+from bot.conversation import preferences
 from bot.conversation.context import Turn, Understood
 from bot.conversation.prompts import Part
 from bot.conversation.state import Status
@@ -115,6 +116,15 @@ class Onboarding(Part):
         await self.engine.sessions.keep_rating(turn, "start", choice)
         await self.enter_step(turn, step.next)
 
+    async def preference(self, turn: Turn, step: Step, choice: str) -> None:
+        """A ``preference`` step: keep the pressed button's value (stored at consent)."""
+        button = next((b for b in step.buttons if b.choice == choice), None)
+        if button is None:
+            self.render_prompt(turn)
+            return
+        preferences.set_(turn, step.preference, button.value)
+        await self.enter_step(turn, button.next or step.next)
+
     async def consent(self, turn: Turn, step: Step, yes: bool) -> None:
         """Record consent (or its refusal) with the time; only then keep the name."""
         member = turn.member
@@ -133,6 +143,7 @@ class Onboarding(Part):
         )
         if yes:
             member.first_name = str(turn.data.get("name", ""))[:64] or member.first_name
+            preferences.keep_at_consent(turn)
             await self.enter_step(turn, step.yes)
         else:
             member.first_name = None

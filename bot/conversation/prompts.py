@@ -25,7 +25,7 @@ from bot.conversation.tables import END_BUTTONS, INTERRUPTS, PROMPTS, Buttons
 from bot.conversation.words import plain_words
 from bot.easyread import pictures
 from bot.settings import Settings
-from bot.types import Button, Reply
+from bot.types import HEAR, Button, Reply
 from storage import repo
 
 if TYPE_CHECKING:
@@ -99,11 +99,9 @@ class Prompts:
         if not prompt:
             return
         buttons = tuple(Button(c, self.text(turn, label)) for c, label in prompt["buttons"])
-        text = self.text(turn, prompt["key"], **prompt.get("values", {}))
-        lead = prompt.get("lead")
-        if lead:
-            # One message, one picture: the lead's picture stands for the text's.
-            text = self.text(turn, lead["key"], **lead["values"]) + "\n" + without_picture(text)
+        text = self.prompt_text(turn, prompt)
+        if buttons:  # every prompt with buttons can be heard (read aloud on or off)
+            buttons = (*buttons, Button(HEAR, self.text(turn, "button.hear")))
         turn.replies.append(
             Reply(
                 key=prompt["key"],
@@ -112,6 +110,31 @@ class Prompts:
                 seq=turn.state.seq,
             )
         )
+
+    def prompt_text(self, turn: Turn, prompt: PromptData) -> str:
+        """A prompt's words as shown: its progress line first, when it has one."""
+        text = self.text(turn, prompt["key"], **prompt.get("values", {}))
+        lead = prompt.get("lead")
+        if lead:
+            # One message, one picture: the lead's picture stands for the text's.
+            text = self.text(turn, lead["key"], **lead["values"]) + "\n" + without_picture(text)
+        return text
+
+    def hear(self, turn: Turn) -> bool:
+        """The current prompt's words as a voice note only; nothing else changes."""
+        prompt = turn.data.get("prompt")
+        if not prompt:
+            return False
+        turn.replies.append(
+            Reply(
+                key=prompt["key"],
+                text=self.prompt_text(turn, prompt),
+                seq=turn.state.seq,
+                voice=True,
+                voice_only=True,
+            )
+        )
+        return True
 
     def question_id(self, turn: Turn) -> str:
         """The id stored with an answer: where the member is now."""
@@ -167,7 +190,8 @@ class Prompts:
             turn.data["saved_prompt"] = turn.data.get("prompt")
         turn.data["interrupt"] = kind
         spec = INTERRUPTS[kind]
-        self.prompt(turn, PromptKind.INTERRUPT, spec.key, spec.buttons)
+        buttons = spec.buttons_for(turn) if spec.buttons_for is not None else spec.buttons
+        self.prompt(turn, PromptKind.INTERRUPT, spec.key, buttons)
 
     def finish_interrupt(self, turn: Turn, *, show: bool) -> None:
         """Leave an interrupt and, when asked, show the member's question again."""

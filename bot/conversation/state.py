@@ -52,6 +52,7 @@ class Interrupt(StrEnum):
     CONFIDENCE_END = "confidence_end"
     STOP_MENU = "stop_menu"
     FORGET_CONFIRM = "forget_confirm"
+    SETTINGS = "settings"
 
 
 class Phase(StrEnum):
@@ -109,6 +110,7 @@ class StateData(TypedDict, total=False):
     own_wait: bool  # the next words typed are a skill in the member's own words
     own_return: PromptData | None  # the prompt to go back to after confirming own skills
     stuck: int  # messages in a row the bot did not understand
+    preferences: dict[str, bool]  # choices made before consent (bot.conversation.preferences)
 
 
 def load_data(raw: dict[str, Any] | None) -> StateData:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.conversation import preferences
 from bot.conversation.state import (
     Interrupt,
     PromptKind,
@@ -85,6 +86,19 @@ STOP_BUTTONS: Buttons = (
     ("carry_on", "button.carry_on"),
 )
 FORGET_BUTTONS: Buttons = (("forget_yes", "button.forget_yes"), ("forget_no", "button.forget_no"))
+SETTINGS_DONE: tuple[str, str] = ("done", "button.settings_done")
+
+
+def settings_buttons(turn: Turn) -> Buttons:
+    """The /settings buttons; each label says what the setting is now."""
+    read = preferences.get(turn, preferences.READ_ALOUD)
+    fewer = preferences.get(turn, preferences.FEWER_PICTURES)
+    return (
+        ("toggle_read", "button.read_aloud_is_on" if read else "button.read_aloud_is_off"),
+        ("toggle_pictures", "button.fewer_pictures_on" if fewer else "button.fewer_pictures_off"),
+        SETTINGS_DONE,
+    )
+
 
 #: Intents that mean "how do I feel" when typed to a rating (after the feeling words).
 FEELING_INTENTS = {"unsure": "feel_low", "skip": "skip"}
@@ -115,6 +129,8 @@ class InterruptSpec:
     on_choice: OnChoice
     intents: dict[str, str]
     feelings: bool = False
+    #: Buttons that depend on the member (their labels say the current state).
+    buttons_for: Callable[[Turn], Buttons] | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +241,13 @@ INTERRUPTS: dict[Interrupt, InterruptSpec] = {
         lambda e, turn, choice, u: e.rights.forget_choice(turn, choice),
         {"affirm": "forget_yes", "deny": "forget_no"},
     ),
+    Interrupt.SETTINGS: InterruptSpec(
+        "settings.menu",
+        (SETTINGS_DONE,),
+        lambda e, turn, choice, u: e.settings_choice(turn, choice),
+        {"affirm": "done", "deny": "done", "thanks": "done"},
+        buttons_for=settings_buttons,
+    ),
 }
 
 STEPS: dict[str, StepSpec] = {
@@ -247,6 +270,12 @@ STEPS: dict[str, StepSpec] = {
         PromptKind.CONFIDENCE,
         needs=("next",),
         on_choice=lambda e, turn, step, choice: e.onboarding.rated(turn, step, choice),
+    ),
+    "preference": StepSpec(
+        PromptKind.OK,
+        needs=("preference", "buttons", "next"),
+        on_choice=lambda e, turn, step, choice: e.onboarding.preference(turn, step, choice),
+        flow_buttons=True,
     ),
 }
 
@@ -332,8 +361,9 @@ class CommandSpec:
 
 
 async def _say_help(e: Engine, turn: Turn) -> None:
-    """The help text (the member's question follows)."""
+    """The help words, in 2 short lists (the member's question follows)."""
     e.say(turn, "help.text")
+    e.say(turn, "help.more")
 
 
 async def _nothing(e: Engine, turn: Turn) -> None:
@@ -346,6 +376,27 @@ async def _what_next(e: Engine, turn: Turn) -> None:
         await e.show_where(turn)
     else:
         e.help.what_next(turn)
+
+
+async def _hear(e: Engine, turn: Turn) -> None:
+    """ "Hear it" typed: the waiting prompt read aloud, else the member's place again."""
+    if not e.hear(turn):
+        await e.show_where(turn)
+
+
+async def _settings(e: Engine, turn: Turn) -> None:
+    """/settings: how the bot talks to the member (read aloud, pictures)."""
+    e.interrupt(turn, Interrupt.SETTINGS)
+
+
+def _set_preference(key: str, value: bool, said: str) -> Callable[[Engine, Turn], Awaitable[None]]:
+    """A command that sets one preference ("read to me"), says so, then shows the question."""
+
+    async def run(e: Engine, turn: Turn) -> None:
+        preferences.set_(turn, key, value)
+        e.say(turn, said)
+
+    return run
 
 
 async def _add_skill(e: Engine, turn: Turn) -> None:
@@ -371,4 +422,20 @@ COMMAND_ACTIONS: dict[str, CommandSpec] = {
     ),
     "whatnext": CommandSpec(_what_next),
     "addskill": CommandSpec(_add_skill),
+    "hear": CommandSpec(_hear, before_consent=None),
+    "settings": CommandSpec(_settings),
+    "read_on": CommandSpec(
+        _set_preference(preferences.READ_ALOUD, True, "settings.read_on"), show_after=True
+    ),
+    "read_off": CommandSpec(
+        _set_preference(preferences.READ_ALOUD, False, "settings.read_off"), show_after=True
+    ),
+    "pictures_fewer": CommandSpec(
+        _set_preference(preferences.FEWER_PICTURES, True, "settings.fewer_pictures"),
+        show_after=True,
+    ),
+    "pictures_more": CommandSpec(
+        _set_preference(preferences.FEWER_PICTURES, False, "settings.more_pictures"),
+        show_after=True,
+    ),
 }

@@ -46,6 +46,15 @@ COMMAND_WORDS = {
     "forget me": "forget",
     "delete my answers": "forget",
     "delete my data": "forget",
+    "settings": "settings",
+    "hear it": "hear",
+    "read to me": "read_on",
+    "read it to me": "read_on",
+    "stop reading": "read_off",
+    "no reading": "read_off",
+    "fewer pictures": "pictures_fewer",
+    "less pictures": "pictures_fewer",
+    "more pictures": "pictures_more",
 }
 #: How a member starts telling a skill in their own words ("I can also make cakes").
 #: Longest first: "i can also" before "i can".

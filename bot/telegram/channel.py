@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 Texts = Callable[[str], str]
 
 #: Commands shown in Telegram's menu (the engine understands a few more).
-MENU_COMMANDS = ("start", "help", "myskills", "pause", "resume", "stop")
+MENU_COMMANDS = ("start", "help", "myskills", "pause", "resume", "stop", "settings")
 SORRY = "telegram.sorry"
 #: Buttons with this prompt number are offers that work whatever the member is
 #: asked (e.g. "Remove a skill" under /myskills): a new question leaves them.
@@ -338,7 +338,9 @@ class TelegramChannel:
         retries): the update then stays in the inbox for the next start.
         """
         chat_id = route.chat_id
-        if route.tapped_message_id is not None:
+        # a tap answered only by voice notes ("Hear it") leaves the question and its buttons
+        heard = bool(replies) and all(reply.voice_only for reply in replies)
+        if route.tapped_message_id is not None and not heard:
             self._forget_keyboard(chat_id, route.tapped_message_id)
             await self._drop_keyboard(bot, chat_id, route.tapped_message_id)
         if replies:

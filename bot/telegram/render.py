@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.types import Button
+from bot.types import HEAR, Button
 
 #: Telegram's limits: message text, photo/document caption, callback data (bytes).
 MAX_TEXT = 4096
@@ -126,7 +126,10 @@ def decode_callback(data: str | None) -> tuple[int | None, str] | None:
 
 
 def keyboard(buttons: Sequence[Button], seq: int | None) -> InlineKeyboardMarkup | None:
-    """An inline keyboard: two short buttons share a row, longer ones get a row each."""
+    """An inline keyboard: two short buttons share a row, longer ones get a row each.
+
+    "🔊 Hear it" always has the last row to itself: the same place on every question.
+    """
     if not buttons:
         return None
     rows: list[list[InlineKeyboardButton]] = []
@@ -135,7 +138,7 @@ def keyboard(buttons: Sequence[Button], seq: int | None) -> InlineKeyboardMarkup
         first = buttons[index]
         row = [InlineKeyboardButton(first.label, callback_data=encode_callback(seq, first.choice))]
         nxt = buttons[index + 1] if index + 1 < len(buttons) else None
-        if nxt is not None and _short(first.label) and _short(nxt.label):
+        if nxt is not None and _share_row(first, nxt):
             row.append(
                 InlineKeyboardButton(nxt.label, callback_data=encode_callback(seq, nxt.choice))
             )
@@ -143,6 +146,13 @@ def keyboard(buttons: Sequence[Button], seq: int | None) -> InlineKeyboardMarkup
         rows.append(row)
         index += 1
     return InlineKeyboardMarkup(rows)
+
+
+def _share_row(first: Button, second: Button) -> bool:
+    """True when two buttons may share a row: both short, neither "Hear it"."""
+    return (
+        HEAR not in (first.choice, second.choice) and _short(first.label) and _short(second.label)
+    )
 
 
 def _short(label: str) -> bool:

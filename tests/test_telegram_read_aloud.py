@@ -1,0 +1,211 @@
+"""End to end on Telegram: a member who reads little, with the real ``skillspark run``.
+
+The member chooses "🔊 Read to me" in onboarding (with buttons), then gets a
+real OGG/Opus voice note after each message, taps "🔊 Hear it" (one voice note,
+no new text, the buttons stay) and sends a voice note (a kind reply and the
+question again). Each step is a small helper, so later stories can reuse them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import load_app_content
+from bot.content import Content
+from bot.settings import Settings
+from bot.speech.text import SPEECH_PRESS, speakable
+from tests.botapi_peer import BotApiPeer
+from tests.chat import CONSENT_EXPLAINED
+from tests.test_speech_telegram import decoded_seconds
+from tests.test_telegram_e2e import (
+    BotProcess,
+    question_text,
+    say,
+    several_text,
+    start_bot,
+    wait_polling,
+)
+from tests.test_telegram_help import (
+    add_staff_member,
+    ask_staff,
+    get_stuck_twice,
+    staff_get_help_alert,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed"),
+]
+MEMBER, STAFF_ID = 5101, 7102
+ROOT = Path(__file__).resolve().parent.parent
+
+Message = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def content() -> Content:
+    """The real dialogues, to know what the member should read and hear."""
+    return load_app_content(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def peer() -> Iterator[BotApiPeer]:
+    """A running Bot API peer."""
+    with BotApiPeer() as running:
+        yield running
+
+
+def sends_since(peer: BotApiPeer, mark: int) -> list[str]:
+    """The methods that put something in the member's chat since ``mark``."""
+    return [
+        c.method
+        for c in peer.chat_calls(MEMBER, mark)
+        if c.status == 200 and c.method in ("sendMessage", "sendVoice", "sendPhoto")
+    ]
+
+
+def assert_voice_matches(
+    peer: BotApiPeer, content: Content, ogg: bytes, message: Message, *, buttons: bool = True
+) -> None:
+    """The note is real OGG/Opus and as long as its words take to say (about 140 a minute)."""
+    labels = [b["text"] for b in peer.buttons(message)] if buttons else []
+    words = speakable(message["text"], labels, content.text(SPEECH_PRESS, "en"))
+    count = len(words.split())
+    seconds = decoded_seconds(ogg)
+    assert count / 3.5 <= seconds <= count / 1.5 + 1.0, (words, seconds)
+
+
+def tap_and_wait(peer: BotApiPeer, sam: Message, message: Message, choice: str) -> Message:
+    """Tap a button, wait for the next message with buttons and its voice note."""
+    mark = peer.mark()
+    peer.tap_button(sam, message, choice)
+    shown = peer.wait_buttons(MEMBER, mark, timeout=60)
+    peer.wait_for(lambda: peer.voices(MEMBER, mark) or None, 60, "a voice note")
+    return shown
+
+
+def voiced_messages(peer: BotApiPeer, mark: int) -> list[tuple[Message, bytes]]:
+    """Wait until every text message since ``mark`` has its voice note; pair them in order."""
+    peer.wait_for(
+        lambda: (
+            (
+                len(peer.voices(MEMBER, mark))
+                == len([m for m in peer.sent(MEMBER, mark) if "text" in m])
+            )
+            or None
+        ),
+        60,
+        "a voice note for each message",
+    )
+    texts = [m for m in peer.sent(MEMBER, mark) if "text" in m]
+    return list(zip(texts, peer.voices(MEMBER, mark), strict=True))
+
+
+def start_and_choose_read_aloud(peer: BotApiPeer, content: Content, sam: Message) -> Message:
+    """/start, the name, then "🔊 Read to me" by button; returns the consent question."""
+    mark = peer.mark()
+    peer.command(sam, "start")
+    peer.wait_sent(MEMBER, 2, mark, timeout=60)
+    mark = peer.mark()
+    peer.text(sam, "Sam")
+    asked = peer.wait_buttons(MEMBER, mark, timeout=60)
+    assert asked["text"] == say(content, "onboarding.read_aloud")
+    assert [b["text"] for b in peer.buttons(asked)] == [
+        say(content, "button.read_to_me"),
+        say(content, "button.read_myself"),
+        say(content, "button.hear"),
+    ]
+    assert not peer.voices(MEMBER, mark)  # not read aloud before the member asks
+    mark = peer.mark()
+    consent = tap_and_wait(peer, sam, asked, "read_to_me")
+    assert consent["text"] == say(content, "onboarding.consent")
+    # what saying yes means (1 idea a message), then the question: each one heard
+    pairs = voiced_messages(peer, mark)
+    assert len(pairs) == 1 + len(CONSENT_EXPLAINED)
+    for message, ogg in pairs:
+        assert_voice_matches(peer, content, ogg, message, buttons=message is pairs[-1][0])
+    return consent
+
+
+def consent_and_reach_question(
+    peer: BotApiPeer, content: Content, sam: Message, consent: Message
+) -> Message:
+    """Yes, OK, OK, a feeling and the food topic: every message comes with its voice note."""
+    shown = consent
+    for choice in ("yes", "ok", "ok", "feel_ok", "topic:food"):
+        mark = peer.mark()
+        shown = tap_and_wait(peer, sam, shown, choice)
+        pairs = voiced_messages(peer, mark)
+        assert pairs[-1][0]["message_id"] == shown["message_id"]
+        assert_voice_matches(peer, content, pairs[-1][1], shown)
+    assert shown["text"] == question_text(content)
+    return shown
+
+
+def hear_it(peer: BotApiPeer, content: Content, sam: Message, question: Message) -> None:
+    """Tap "🔊 Hear it": one voice note of the question, no new text, buttons kept."""
+    mark = peer.mark()
+    peer.tap_button(sam, question, "hear")
+    peer.wait_for(lambda: peer.voices(MEMBER, mark) or None, 60, "the heard question")
+    peer.wait_for(lambda: peer.pending_count() == 0, 30, "the tap answered")
+    assert sends_since(peer, mark) == ["sendVoice"]
+    assert peer.buttons(question), "the question keeps its buttons"
+    (ogg,) = peer.voices(MEMBER, mark)
+    assert_voice_matches(peer, content, ogg, question, buttons=False)
+
+
+def send_voice_note(peer: BotApiPeer, content: Content, sam: Message, question: Message) -> None:
+    """A voice note in: the kind reply, then the same question with its buttons."""
+    (ogg,) = peer.voices(MEMBER)[-1:]
+    mark = peer.mark()
+    peer.voice_note(sam, ogg)
+    again = peer.wait_buttons(MEMBER, mark, timeout=60)
+    texts = [m["text"] for m in peer.sent(MEMBER, mark) if "text" in m]
+    assert texts == [say(content, "input.voice"), question["text"]]
+    assert [b["text"] for b in peer.buttons(again)] == [b["text"] for b in peer.buttons(question)]
+
+
+def test_a_member_who_reads_little_hears_the_bot(
+    peer: BotApiPeer, tmp_path: Path, content: Content
+) -> None:
+    """Read to me, voice notes, Hear it, a voice note in, stuck twice, ask staff: staff hear."""
+    add_staff_member(tmp_path, STAFF_ID)
+    sam = peer.user(MEMBER, "Sam")
+    peer.user(STAFF_ID, "Jo")
+    # the bot process runs this checkout's code (not whatever the venv was installed from)
+    bot: BotProcess = start_bot(
+        peer, tmp_path, "read-aloud", PYTHONPATH=str(ROOT), SKILLSPARK_ALERT_SWEEP_SECONDS="1"
+    )
+    try:
+        wait_polling(peer, bot)
+        consent = start_and_choose_read_aloud(peer, content, sam)
+        question = consent_and_reach_question(peer, content, sam, consent)
+        hear_it(peer, content, sam, question)
+        hear_it(peer, content, sam, question)  # a second tap works too
+        send_voice_note(peer, content, sam, question)
+        # stuck twice: the offer of a person comes with its voice note too
+        mark = peer.mark()
+        offer = get_stuck_twice(peer, sam, content)
+        assert any(m["message_id"] == offer["message_id"] for m, _ in voiced_messages(peer, mark))
+        mark = peer.mark()
+        ask_staff(peer, sam, offer, content)
+        again = peer.wait_text(MEMBER, question["text"], mark, timeout=60)  # back to the question
+        alert = staff_get_help_alert(peer, STAFF_ID, "Sam")
+        assert "not a safety alert" in alert
+        assert not peer.voices(STAFF_ID)  # staff get text, the member's choice is theirs
+        # the question still answers after all that
+        mark = peer.mark()
+        peer.tap_button(sam, again, "yes")
+        first = content.topics[0].questions[0]
+        peer.wait_text(MEMBER, several_text(content, first), mark, timeout=60)
+    finally:
+        code = bot.stop()
+    assert code == 0, bot.output()[-4000:]
+    prefs = bot.rows("SELECT preferences FROM members WHERE telegram_id = ?", MEMBER)
+    assert prefs == [('{"read_aloud": true}',)]
+    assert bot.rows("SELECT kind, delivered_at IS NOT NULL FROM staff_alerts") == [("help", 1)]

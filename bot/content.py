@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 
-from bot.conversation.preferences import KEYS as PREFERENCE_KEYS
 from bot.conversation.tables import STEPS
 from bot.skills.taxonomy import Taxonomy, load_taxonomy
 
@@ -297,10 +296,9 @@ def _check_links(onboarding: dict[str, Step], start: str, problems: list[str]) -
                 )
         _check_needs(step, problems)
         _check_choices(step, problems)
-        if step.preference and step.preference not in PREFERENCE_KEYS:
-            problems.append(
-                f"onboarding.yml: step '{step.id}' sets unknown preference '{step.preference}'"
-            )
+        check = STEPS[step.type].check
+        if check is not None:
+            problems += [f"onboarding.yml: step '{step.id}' {p}" for p in check(step)]
 
 
 def _check_needs(step: Step, problems: list[str]) -> None:

@@ -6,11 +6,15 @@ onboarding walk, "back", the phase of a saved state and the step table.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from bot.content import ChoiceButton, Step
+from bot.conversation import preferences
 from bot.conversation.confirm import CONFIRM_STATUS
 from bot.conversation.onboarding import walk
 from bot.conversation.state import (
@@ -287,3 +291,86 @@ def test_settled_skills_are_not_asked_again() -> None:
         "music",
         "garden",
     ]
+
+
+def test_own_words_reopen_a_skill_said_no_to_before() -> None:
+    statuses = {"cooking": "confirmed", "tea": "declined"}
+    assert open_skills(statuses, ["tea", "cooking", "baking"], settled=("confirmed",)) == [
+        "tea",
+        "baking",
+    ]
+
+
+# ------------------------------------------------------------- saved state, typed
+
+
+def test_stored_kinds_become_enums_and_unknown_ones_are_dropped() -> None:
+    stored = {
+        "prompt": {"kind": "interrupt", "key": "stop.menu", "buttons": []},
+        "saved_prompt": {"kind": "question", "key": "q.x", "buttons": []},
+        "own_return": {"kind": "no_such_kind", "key": "q.y", "buttons": []},
+        "interrupt": "stop_menu",
+    }
+    data = load_data(stored)
+    assert data["prompt"] is not None and data["prompt"]["kind"] is PromptKind.INTERRUPT
+    assert data["saved_prompt"] is not None and data["saved_prompt"]["kind"] is PromptKind.QUESTION
+    assert data["own_return"] is None  # a kind no release knows: shown where they are instead
+    assert data["interrupt"] is Interrupt.STOP_MENU
+    assert interrupt_of(load_data({"interrupt": "gone_away"})) is None
+    assert json.loads(json.dumps(data))["interrupt"] == "stop_menu"  # the same stored JSON
+
+
+# ------------------------------------------------------------------ preferences
+
+
+def member_turn(*, consented: bool, stored: dict[str, bool] | None = None) -> Any:
+    """The little of a turn the preference helpers use."""
+    member = SimpleNamespace(preferences=dict(stored or {}))
+    return SimpleNamespace(data={}, member=member, consented=consented)
+
+
+def test_a_choice_before_consent_waits_in_the_conversation_then_goes_to_the_member() -> None:
+    turn = member_turn(consented=False)
+    preferences.set_(turn, preferences.READ_ALOUD, True)
+    assert turn.member.preferences == {}  # nothing kept on the member before consent
+    assert preferences.get(turn, preferences.READ_ALOUD) is True
+    preferences.keep_at_consent(turn)
+    assert turn.member.preferences == {"read_aloud": True}
+    assert "preferences" not in turn.data
+
+
+def test_after_consent_a_choice_is_kept_on_the_member_and_missing_means_off() -> None:
+    turn = member_turn(consented=True, stored={"read_aloud": True})
+    assert preferences.get(turn, preferences.FEWER_PICTURES) is False
+    preferences.set_(turn, preferences.FEWER_PICTURES, True)
+    assert turn.member.preferences == {"read_aloud": True, "fewer_pictures": True}
+    with pytest.raises(ValueError, match="unknown preference"):
+        preferences.set_(turn, "dark_mode", True)
+
+
+def test_a_preference_step_names_a_known_preference() -> None:
+    check = STEPS["preference"].check
+    assert check is not None
+    buttons = (ChoiceButton("read_to_me", "button.read_to_me", "", value=True),)
+    good = Step("read", "preference", "m.read", next="x", buttons=buttons, preference="read_aloud")
+    assert check(good) == []
+    bad = Step("read", "preference", "m.read", next="x", buttons=buttons, preference="loud")
+    assert check(bad) == ["sets unknown preference 'loud'"]
+    assert STEPS["preference"].flow_buttons
+    assert STEPS["preference"].needs == ("preference", "buttons", "next")
+
+
+@pytest.mark.parametrize(
+    ("typed", "command"),
+    [
+        ("read to me", "read_on"),
+        ("stop reading", "read_off"),
+        ("fewer pictures", "pictures_fewer"),
+        ("more pictures", "pictures_more"),
+        ("hear it", "hear"),
+        ("settings", "settings"),
+    ],
+)
+def test_words_that_change_how_the_bot_talks(typed: str, command: str) -> None:
+    assert COMMAND_WORDS[plain_words(typed)] == command
+    assert command in COMMANDS

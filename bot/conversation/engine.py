@@ -38,6 +38,7 @@ from bot.conversation.rights import Rights
 from bot.conversation.session import Session
 from bot.conversation.state import (
     NOT_STARTED,
+    ONBOARDING_FLOW,
     Interrupt,
     PromptKind,
     Status,
@@ -498,7 +499,7 @@ class Engine(Prompts):
             self.help.what_next(turn)
         elif turn.data.get("prompt"):
             self.render_prompt(turn)
-        elif state.flow_id == "onboarding" and state.step_id:
+        elif state.flow_id == ONBOARDING_FLOW and state.step_id:
             await self.onboarding.enter_step(turn, state.step_id)
 
     # -------------------------------------------------------------------- buttons
@@ -537,7 +538,7 @@ class Engine(Prompts):
             await self.show_where(turn)
         elif spec is not None:
             await spec.on_choice(self, turn, choice, u)
-        elif turn.state.flow_id == "onboarding":
+        elif turn.state.flow_id == ONBOARDING_FLOW:
             # A step with no buttons (the name): "skip" there asks again.
             await self.onboarding.choice(turn, choice)
         else:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bot.conversation.context import Turn, TurnContext, Understood
 from bot.conversation.prompts import Part
-from bot.conversation.state import PendingItem, Status
+from bot.conversation.state import ONBOARDING_FLOW, PendingItem, Status
 from bot.conversation.tables import (
     ADD_BACK_MAX,
     GO,
@@ -26,7 +26,7 @@ from bot.conversation.tables import (
     WHAT_NEXT_BUTTONS,
     Buttons,
 )
-from bot.conversation.topics import found_skills
+from bot.conversation.topics import found_skills, open_skills
 from bot.types import Button, Reply
 from storage import repo
 from storage.models import MemberSkill, StaffAlert, utcnow
@@ -111,7 +111,7 @@ class Help(Part):
         """True when own words can be taken now (not in onboarding or an interrupt)."""
         return (
             turn.consented
-            and turn.state.flow_id != "onboarding"
+            and turn.state.flow_id != ONBOARDING_FLOW
             and not turn.data.get("interrupt")
             and not turn.data.get("pending")
             and "own_return" not in turn.data
@@ -126,7 +126,7 @@ class Help(Part):
             self.say(turn, "own.kept")
             await self.back_from_own(turn, restore=False)
             return
-        fresh = [s for s in dict.fromkeys(found) if statuses.get(s) != "confirmed"]
+        fresh = open_skills(statuses, found, settled=("confirmed",))
         if not fresh:
             self.say(turn, "own.known")
             await self.back_from_own(turn, restore=False)
@@ -188,16 +188,8 @@ class Help(Part):
             self.say(turn, "input.old_button")
             await self.engine.show_where(turn)
             return
-        await repo.set_skill(
-            turn.session,
-            turn.member.id,
-            skill_id=info.id,
-            category=info.category,
-            label=info.label,
-            status="confirmed",
-            source="member",
-            evidence_answer_id=turn.last_answer_id,
-        )
+        item: PendingItem = {"skill": info.id, "key": "skill.found", "source": "member"}
+        await self.engine.confirm.keep(turn, info, "confirmed", item, turn.last_answer_id)
         self.say(turn, "skill.confirmed")
         await self.engine.show_where(turn)
 

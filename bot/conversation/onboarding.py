@@ -6,7 +6,7 @@ from bot.content import Step
 from bot.conversation import preferences
 from bot.conversation.context import Turn, Understood
 from bot.conversation.prompts import Part
-from bot.conversation.state import Status
+from bot.conversation.state import ONBOARDING_FLOW, Status
 from bot.conversation.tables import STEPS
 from bot.conversation.words import extract_name
 from storage import repo
@@ -38,7 +38,7 @@ class Onboarding(Part):
         """Start (or restart) onboarding from the first step."""
         state = turn.state
         state.status = Status.ACTIVE
-        state.flow_id = "onboarding"
+        state.flow_id = ONBOARDING_FLOW
         turn.data = {}
         await self.enter_step(turn, self.content.onboarding_start)
 
@@ -49,7 +49,7 @@ class Onboarding(Part):
             self.say(turn, step.text)
         where = stop if stop and not stop.startswith("@") else (said[-1].id if said else "")
         if where:
-            turn.state.flow_id = "onboarding"
+            turn.state.flow_id = ONBOARDING_FLOW
             turn.state.step_id = where
         if stop.startswith("@"):
             await self.action(turn, stop)
@@ -78,7 +78,7 @@ class Onboarding(Part):
 
     def current_step(self, turn: Turn) -> Step | None:
         """The onboarding step the member is on, if any."""
-        if turn.state.flow_id != "onboarding" or not turn.state.step_id:
+        if turn.state.flow_id != ONBOARDING_FLOW or not turn.state.step_id:
             return None
         return self.content.onboarding.get(turn.state.step_id)
 

@@ -9,6 +9,7 @@ from bot.conversation.context import Turn, Understood
 from bot.conversation.prompts import Part
 from bot.conversation.state import (
     NOT_STARTED,
+    ONBOARDING_FLOW,
     RATING_INTERRUPTS,
     Interrupt,
     Status,
@@ -68,7 +69,7 @@ class Session(Part):
             turn.consented
             and state.status == Status.ACTIVE
             and interrupt_of(turn.data) not in RATING_INTERRUPTS
-            and state.flow_id != "onboarding"
+            and state.flow_id != ONBOARDING_FLOW
         ):
             turn.data["after_rating"] = bye
             self.interrupt(turn, Interrupt.CONFIDENCE_END)

@@ -26,6 +26,9 @@ class Status(StrEnum):
 
 #: Statuses before the member has said yes (no data rights, no extensions).
 NOT_STARTED = (Status.NEW, Status.NO_CONSENT)
+#: ``flow_id`` while the member is in onboarding, and after the last topic.
+ONBOARDING_FLOW = "onboarding"
+END_FLOW = "end"
 
 
 class PromptKind(StrEnum):
@@ -72,7 +75,7 @@ RATING_INTERRUPTS = (Interrupt.CONFIDENCE_START, Interrupt.CONFIDENCE_END)
 class PromptData(TypedDict, total=False):
     """The prompt waiting for an answer, enough to show it again."""
 
-    kind: str
+    kind: PromptKind
     key: str
     values: dict[str, str]
     buttons: list[list[str]]  # [choice, label key]
@@ -99,7 +102,7 @@ class StateData(TypedDict, total=False):
 
     prompt: PromptData | None
     saved_prompt: PromptData | None  # the prompt an interrupt returns to
-    interrupt: str  # an Interrupt value
+    interrupt: Interrupt
     name: str  # the first name typed before consent
     history: list[list[str]]  # [topic id, question id], oldest first
     topics_done: list[str]
@@ -114,20 +117,46 @@ class StateData(TypedDict, total=False):
 
 
 def load_data(raw: dict[str, Any] | None) -> StateData:
-    """The stored JSON as :class:`StateData` (a copy; unknown keys are kept)."""
-    return cast(StateData, dict(raw or {}))
+    """The stored JSON as :class:`StateData` (a copy; unknown keys are kept).
+
+    Prompt kinds and the interrupt become their enums (they are stored as their
+    string values, so the JSON is unchanged). A value no release knows any more
+    is dropped: the member is then shown where they are, as after a restart.
+    """
+    data = cast(StateData, dict(raw or {}))
+    if "prompt" in data:
+        data["prompt"] = _typed_prompt(data["prompt"])
+    if "saved_prompt" in data:
+        data["saved_prompt"] = _typed_prompt(data["saved_prompt"])
+    if "own_return" in data:
+        data["own_return"] = _typed_prompt(data["own_return"])
+    if "interrupt" in data:
+        try:
+            data["interrupt"] = Interrupt(data["interrupt"])
+        except ValueError:
+            del data["interrupt"]
+    return data
+
+
+def _typed_prompt(stored: PromptData | None) -> PromptData | None:
+    """A stored prompt with its kind as :class:`PromptKind` (``None`` if the kind is unknown)."""
+    if not stored:
+        return None
+    try:
+        return {**stored, "kind": PromptKind(stored.get("kind", ""))}
+    except ValueError:
+        return None
 
 
 def prompt_kind(data: StateData) -> PromptKind | None:
     """The kind of the prompt waiting for an answer."""
     prompt = data.get("prompt")
-    return PromptKind(prompt["kind"]) if prompt else None
+    return prompt["kind"] if prompt else None
 
 
 def interrupt_of(data: StateData) -> Interrupt | None:
     """The interrupt the member is in, if any."""
-    value = data.get("interrupt")
-    return Interrupt(value) if value else None
+    return data.get("interrupt") or None
 
 
 def prompt_choices(data: StateData) -> list[str]:
@@ -146,7 +175,7 @@ def derive_phase(flow_id: str, data: StateData) -> Phase:
         return Phase.TOPIC_END
     if kind == PromptKind.QUESTION:
         return Phase.QUESTION
-    if kind == PromptKind.FINAL_RATING or flow_id == "end":
+    if kind == PromptKind.FINAL_RATING or flow_id == END_FLOW:
         return Phase.FINAL_RATING
     return Phase.STEP
 

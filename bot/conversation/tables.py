@@ -147,6 +147,9 @@ class StepSpec:
     on_text: OnStepText | None = None
     #: The buttons come from the flow (``buttons:``), not the prompt kind.
     flow_buttons: bool = False
+    #: Checks of the step's own fields beyond ``needs`` (problems, in words);
+    #: run by the content validator at start-up and by ``skillspark dialogues check``.
+    check: Callable[[Step], list[str]] | None = None
 
     @property
     def waits(self) -> bool:
@@ -276,6 +279,11 @@ STEPS: dict[str, StepSpec] = {
         needs=("preference", "buttons", "next"),
         on_choice=lambda e, turn, step, choice: e.onboarding.preference(turn, step, choice),
         flow_buttons=True,
+        check=lambda step: (
+            []
+            if step.preference in preferences.KEYS
+            else [f"sets unknown preference '{step.preference}'"]
+        ),
     ),
 }
 

@@ -7,7 +7,16 @@ from collections.abc import Iterable, Sequence
 from bot.content import Question, Topic
 from bot.conversation.context import Turn, Understood
 from bot.conversation.prompts import Part
-from bot.conversation.state import PendingItem, Phase, PromptKind, PromptLead, Status, derive_phase
+from bot.conversation.state import (
+    END_FLOW,
+    ONBOARDING_FLOW,
+    PendingItem,
+    Phase,
+    PromptKind,
+    PromptLead,
+    Status,
+    derive_phase,
+)
 from bot.conversation.tables import MORE_BUTTONS, WISH_BUTTONS, Buttons
 from bot.conversation.words import title_matches
 from bot.easyread import pictures
@@ -23,9 +32,16 @@ TOPIC_CHOICE = "topic:"
 SETTLED = ("confirmed", "declined")
 
 
-def open_skills(statuses: dict[str, str], skill_ids: Iterable[str]) -> list[str]:
-    """The skills the member has not yet confirmed or declined, in order, once each."""
-    return [s for s in dict.fromkeys(skill_ids) if statuses.get(s) not in SETTLED]
+def open_skills(
+    statuses: dict[str, str], skill_ids: Iterable[str], settled: Iterable[str] = SETTLED
+) -> list[str]:
+    """The skills the member has not yet given their word on, in order, once each.
+
+    ``settled``: the statuses that close a skill (a skill told in the member's own
+    words is closed only by "confirmed": a "no" from before may have changed).
+    """
+    closed = frozenset(settled)
+    return [s for s in dict.fromkeys(skill_ids) if statuses.get(s) not in closed]
 
 
 def found_skills(u: Understood | None) -> list[str]:
@@ -77,7 +93,7 @@ class Topics(Part):
         state = turn.state
         if (
             turn.data.get("interrupt")
-            or state.flow_id == "onboarding"
+            or state.flow_id == ONBOARDING_FLOW
             or state.status != Status.ACTIVE
         ):
             self.say(turn, "back.first")
@@ -107,7 +123,7 @@ class Topics(Part):
         """Let the member choose the next topic (a page of them), or finish."""
         remaining = self.remaining(turn)
         if not remaining:
-            turn.state.flow_id = "end"
+            turn.state.flow_id = END_FLOW
             turn.state.step_id = ""
             self.prompt(turn, PromptKind.FINAL_RATING, "confidence.end")
             return

@@ -296,12 +296,7 @@ class NudgeExtension(Extension):
 
 def _emit(ctx: TurnContext, key: str, text: str, buttons: tuple[Button, ...] = ()) -> None:
     """Add one message made of several message keys (the engine's reply list)."""
-    reply = Reply(key=key, text=text, buttons=buttons, seq=0 if buttons else None)
-    add = getattr(ctx, "reply", None)
-    if callable(add):
-        add(reply)
-        return
-    ctx._turn.replies.append(reply)  # until TurnContext.reply exists
+    ctx.reply(Reply(key=key, text=text, buttons=buttons, seq=0 if buttons else None))
 
 
 def _status(ctx: TurnContext, prefs: NudgePrefs) -> str:

@@ -2,9 +2,9 @@
 
 The same 200 members, polling loop, PTB application, channel (with the inbox),
 real engine and SQLite file as ``bench/telegram_throughput.py`` (its code is
-reused), run twice: read-aloud off, then on for all members. "On" wraps the
-engine so that every reply asks for a voice note (``Reply.voice=True``), which
-is at least as much audio as the engine's read-aloud setting asks for; the
+reused), run twice: read-aloud off, then on for all members. "On" is the
+member's own setting: every member answers "🔊 Read to me" in onboarding, so
+the engine asks for a voice note with every reply (``Reply.voice``); the
 channel makes each note with espeak-ng (in its worker thread), uploads it once
 and sends it by file id after that. The Bot API is answered in memory.
 
@@ -25,7 +25,7 @@ import logging
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,27 +41,7 @@ from bot.speech.text import SPEECH_PRESS
 from bot.telegram.app import build_application, engine_limit
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.serve import poll_updates
-from bot.types import Incoming, MemberKey, Reply
 from storage.inbox import SqlInbox
-
-
-class ReadAloud:
-    """The real engine, with every reply asking to be read aloud."""
-
-    def __init__(self, engine: Any) -> None:
-        """Wrap ``engine``."""
-        self.engine = engine
-
-    async def handle(
-        self, member: MemberKey, incoming: Incoming, *, dedup_key: str | None = None
-    ) -> list[Reply]:
-        """The engine's replies with ``voice=True``."""
-        replies = await self.engine.handle(member, incoming, dedup_key=dedup_key)
-        return [replace(r, voice=True) for r in replies]
-
-    async def current_prompt(self, member: MemberKey) -> list[Reply]:
-        """Where the member is, read aloud."""
-        return [replace(r, voice=True) for r in await self.engine.current_prompt(member)]
 
 
 @dataclass
@@ -138,10 +118,11 @@ async def run(args: argparse.Namespace, read_aloud: bool) -> None:
         label = "read-aloud on: " if read_aloud else "read-aloud off:"
         async with open_runtime(settings) as runtime:
             logging.getLogger().setLevel(logging.WARNING)
-            await tt.onboard(runtime.engine, members)
+            await tt.onboard(
+                runtime.engine, members, read="read_to_me" if read_aloud else "read_myself"
+            )
             settle_memory()
             speech = None
-            engine: Any = runtime.engine
             tg: tt.InstantTelegram = tt.InstantTelegram()
             if read_aloud:
                 speech = Speech(
@@ -151,10 +132,9 @@ async def run(args: argparse.Namespace, read_aloud: bool) -> None:
                 )
                 if not speech.available:
                     raise SystemExit("espeak-ng is not installed (make deps installs it)")
-                engine = ReadAloud(runtime.engine)
                 tg = VoiceTelegram()
             channel = TelegramChannel(
-                engine,
+                runtime.engine,
                 lambda key: key,
                 engine_limit=engine_limit(settings),
                 inbox=SqlInbox(runtime.sessionmaker),
@@ -187,6 +167,8 @@ async def run(args: argparse.Namespace, read_aloud: bool) -> None:
                     f"{tg.uploads} uploaded, {tg.by_id} sent by file id"
                 )
                 speech.close()
+                if tg.uploads + tg.by_id == 0:
+                    raise SystemExit("no voice notes were sent: read aloud did not turn on")
         tt.check_nothing_lost(workdir / "bench.db", sent)
 
 

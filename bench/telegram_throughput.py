@@ -218,14 +218,18 @@ async def turn(tg: InstantTelegram, member: Member) -> float:
     return (first - wait.sent_at) * 1000
 
 
-async def onboard(engine: Any, members: list[Member]) -> None:
-    """Bring members to their first topic question through the engine (not measured)."""
+async def onboard(engine: Any, members: list[Member], read: str = "read_myself") -> None:
+    """Bring members to their first topic question through the engine (not measured).
+
+    ``read``: the member's answer to "Shall I read my messages to you?"
+    (``read_to_me`` turns read aloud on for them).
+    """
 
     async def one(member: Member) -> None:
         key = MemberKey("telegram", str(member.chat_id), "Sam")
         replies = await engine.handle(key, Incoming("command", "start"))
         replies = await engine.handle(key, Incoming("text", "Sam"))
-        for choice in ("yes", "ok", "ok", "feel_ok", "topic:food"):
+        for choice in (read, "yes", "ok", "ok", "feel_ok", "topic:food"):
             seq = next(r.seq for r in replies if r.buttons)
             replies = await engine.handle(key, Incoming("button", choice, seq))
         prompt = next(r for r in replies if r.buttons)

@@ -65,7 +65,6 @@ def alert_text(alert: StaffAlert) -> str:
         return (
             f"SkillSpark: a member asked for help (network {alert.network}).\n"
             f"Member {alert.member_id}: {alert.text}\n"
-            "They did not understand the bot twice and tapped the button to ask for help. "
             "Please get in touch with them. This is not a safety alert."
         )
     return f"SkillSpark notice (network {alert.network}): {alert.text}"

@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "forget",
     "whatnext",
     "addskill",
+    "askstaff",
     "settings",
     "hear",
     "read_on",

@@ -200,6 +200,26 @@ async def test_stuck_twice_offers_staff_and_queues_one_help_alert(
         assert await alerts(rt, "distress") == []
 
 
+async def test_typing_ask_staff_asks_for_a_person_at_any_time(
+    database: Database, tmp_path: Path
+) -> None:
+    """ "ask staff" typed (no need to be stuck first, even before consent): one help alert."""
+    async with runtime_for(database, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.cmd("start")
+        await chat.say("Kim")
+        asked = chat.keys[-1]
+        await chat.say("Ask staff")
+        assert chat.keys == ["stuck.asked", asked]
+        (alert,) = await alerts(rt)
+        assert alert.kind == "help" and "typed that they would like to ask staff" in alert.text
+        await chat.press("read_myself")
+        await chat.press("yes")
+        await chat.say("talk to a person")
+        assert chat.keys[0] == "stuck.already"  # one request each half hour is enough
+        assert len(await alerts(rt)) == 1
+
+
 async def test_understood_input_in_between_resets_the_count(
     database: Database, tmp_path: Path
 ) -> None:

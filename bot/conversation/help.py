@@ -217,8 +217,12 @@ class Help(Part):
             return self.prompt_text(turn, prompt)
         return f"no question (status {turn.state.status})"
 
-    async def ask_staff(self, turn: Turn) -> None:
-        """Queue one help alert for staff (at most one each half hour), then go on."""
+    async def ask_staff(self, turn: Turn, *, typed: bool = False) -> None:
+        """Queue one help alert for staff (at most one each half hour), then go on.
+
+        ``typed``: the member typed "ask staff" (else they tapped the offer that
+        comes after 2 messages the bot did not understand); staff are told which.
+        """
         since = utcnow() - HELP_ALERT_GAP
         recent = await turn.session.execute(
             select(StaffAlert.id).where(
@@ -231,7 +235,16 @@ class Help(Part):
             self.say(turn, "stuck.already")
         else:
             name = turn.member.first_name or "(no name kept)"
-            text = f"{name} (member {turn.member.id}) was on: \u201c{self.where_text(turn)}\u201d"
+            how = (
+                "They typed that they would like to ask staff."
+                if typed
+                else "The bot did not understand them twice, and they tapped the button "
+                "to ask for help."
+            )
+            text = (
+                f"{name} (member {turn.member.id}) was on: "
+                f"\u201c{self.where_text(turn)}\u201d\n{how}"
+            )
             await repo.add_staff_alert(turn.session, "help", turn.member, text)
             self.say(turn, "stuck.asked")
         turn.data.pop("stuck", None)

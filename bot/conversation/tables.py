@@ -429,6 +429,10 @@ COMMAND_ACTIONS: dict[str, CommandSpec] = {
         lambda e, turn: e.rights.ask_forget(turn), before_consent="forget.nothing"
     ),
     "whatnext": CommandSpec(_what_next),
+    # a person, whenever the member asks (also before consent: asking is never refused)
+    "askstaff": CommandSpec(
+        lambda e, turn: e.help.ask_staff(turn, typed=True), before_consent=None
+    ),
     "addskill": CommandSpec(_add_skill),
     "hear": CommandSpec(_hear, before_consent=None),
     "settings": CommandSpec(_settings),

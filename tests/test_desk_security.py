@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.desk import auth
+from bot.staff import roles
 from storage.models import AuditEvent, Member, StaffAlert, utcnow
 from storage.models_desk import AlertSeen, DeskLink, DeskLogin
 from storage.models_nudges import Opportunity, PeerMatch
@@ -404,3 +405,220 @@ async def test_member_text_is_shown_as_text(sqlite_db: Database, tmp_path: Path)
             page = await http.get(path)
             assert page.status_code == 200 and script not in page.text, path
             assert "&lt;script&gt;" in page.text, path
+
+
+def without_token_and_number(html: str) -> str:
+    """A page with its CSRF tokens and typed-in numbers blanked, to compare two pages."""
+    html = TOKEN.sub('name="csrf_token" type="hidden" value=""', html)
+    return re.sub(r'value="\d+"', 'value=""', html)
+
+
+async def test_unknown_wrong_and_locked_look_alike(database: Database, tmp_path: Path) -> None:
+    """An unknown staff number, a wrong password and a locked account get the same page."""
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        unknown = await sign_in(http, 424242, "a wrong password 9")
+        wrong = await sign_in(http, NORTH_STAFF, "a wrong password 9")
+        async with desk.sessionmaker.begin() as session:
+            south = await session.scalar(select(Staff).where(Staff.telegram_id == SOUTH_STAFF))
+            assert south is not None
+            login = await session.get(DeskLogin, south.id)
+            assert login is not None
+            login.locked_until = utcnow() + timedelta(minutes=5)
+        locked = await sign_in(http, SOUTH_STAFF, PASSWORD)  # the right password, but locked
+        assert unknown.status_code == wrong.status_code == locked.status_code == 401
+        assert "not right" in unknown.text
+        assert without_token_and_number(unknown.text) == without_token_and_number(wrong.text)
+        assert without_token_and_number(locked.text) == without_token_and_number(wrong.text)
+        assert (await http.get("/")).status_code == 303
+
+
+async def test_every_sign_in_checks_one_hash(
+    sqlite_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown, wrong, locked and no-password sign-ins all do the same hash work."""
+    checked: list[str] = []
+    real = auth._verify
+
+    def counting(stored: str, password: str) -> bool:
+        checked.append(password)
+        return real(stored, password)
+
+    monkeypatch.setattr(auth, "_verify", counting)
+    async with desk_for(sqlite_db, tmp_path) as desk, desk.sessionmaker.begin() as session:
+        await roles.add_staff(session, 777, "north", added_by="test")  # no password yet
+        later = utcnow()
+        for telegram_id, password in ((424242, "x"), (NORTH_STAFF, "y"), (777, "z")):
+            assert (await auth.check_password(session, telegram_id, password)).staff is None
+        south = await session.scalar(select(Staff).where(Staff.telegram_id == SOUTH_STAFF))
+        assert south is not None
+        login = await session.get(DeskLogin, south.id)
+        assert login is not None
+        login.locked_until = later + timedelta(minutes=5)
+        result = await auth.check_password(session, SOUTH_STAFF, PASSWORD, now=later)
+        assert result.staff is None and result.reason == "locked"
+    assert checked == ["x", "y", "z", PASSWORD]
+
+
+async def test_staff_with_a_large_telegram_number_can_be_removed(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """Real Telegram numbers pass 2**31: such staff are added and removed on the page."""
+    big = 6_000_000_000
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as http:
+        await sign_in(http, ADMIN, ADMIN_PASSWORD)
+        token = token_of((await http.get("/staff")).text)
+        data = {"csrf_token": token, "telegram_id": str(big), "network": "east", "name": "Big"}
+        assert (await http.post("/staff", data=data)).status_code == 303
+        page = await http.get("/staff")
+        assert f'action="/staff/{big}/remove"' in page.text
+        answer = await http.post(f"/staff/{big}/remove", data={"csrf_token": token})
+        assert answer.status_code == 303
+        assert "Removed" in (await http.get("/staff")).text
+        too_big = await http.post(f"/staff/{2**63}/remove", data={"csrf_token": token})
+        assert too_big.status_code == 404
+        async with desk.sessionmaker() as session:
+            ids = {s.telegram_id for s in (await session.execute(select(Staff))).scalars()}
+            removed = await session.scalar(
+                select(AuditEvent).where(AuditEvent.action == "staff_removed")
+            )
+        assert big not in ids and ids == {NORTH_STAFF, SOUTH_STAFF, ADMIN}
+        assert removed is not None and removed.actor == f"desk:{ADMIN}"
+        assert removed.detail["telegram_id"] == big
+
+
+async def audit_rows(desk: RunningDesk, action: str) -> list[AuditEvent]:
+    """The audit rows of one action, oldest first."""
+    async with desk.sessionmaker() as session:
+        rows = await session.execute(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+        )
+        return list(rows.scalars())
+
+
+async def test_reads_downloads_and_changes_are_audited_by_staff_number(
+    database: Database, tmp_path: Path
+) -> None:
+    """Pages with member data, a download and an alert seen are audited as ``desk:ID``."""
+    actor = f"desk:{NORTH_STAFF}"
+    async with desk_for(database, tmp_path) as desk, client(desk) as http:
+        await sign_in(http, NORTH_STAFF, PASSWORD)
+        ann, bob = desk.seeded.members["Ann"], desk.seeded.members["Bob"]
+        download = await http.get(f"/members/{ann}/profile.xlsx")
+        assert download.status_code == 200
+        (export,) = await audit_rows(desk, "export")
+        assert export.actor == actor and export.detail["members"] == [ann]
+        assert export.detail["channel"] == "desk" and export.detail["format"] == "xlsx"
+
+        for path, action in (
+            ("/alerts", "desk_alerts_read"),
+            ("/swaps", "desk_swaps_read"),
+            ("/nudges", "desk_nudges_read"),
+        ):
+            assert (await http.get(path)).status_code == 200, path
+            (read,) = await audit_rows(desk, action)
+            assert read.actor == actor, path
+        (alerts_read,) = await audit_rows(desk, "desk_alerts_read")
+        assert alerts_read.detail["members"] == [bob]  # north's alert only
+        (swaps_read,) = await audit_rows(desk, "desk_swaps_read")
+        assert swaps_read.detail["members"] == sorted([ann, bob])
+
+        token = token_of((await http.get("/alerts")).text)
+        seen = await http.post(f"/alerts/{desk.seeded.alert_id}/seen", data={"csrf_token": token})
+        assert seen.status_code == 303
+        (acknowledged,) = await audit_rows(desk, "alert_seen")
+        assert acknowledged.actor == actor and acknowledged.member_id == bob
+        assert acknowledged.detail == {"alert_id": desk.seeded.alert_id}
+        assert "Seen by Nora" in (await http.get("/alerts")).text  # the page still says who
+        async with desk.sessionmaker() as session:
+            actors = set((await session.execute(select(AuditEvent.actor))).scalars())
+        assert "Nora" not in actors
+
+
+def network_choices(html: str) -> list[str]:
+    """The values offered in the "Who it is for" list of the opportunity form."""
+    found = re.search(r'<select id="network" name="network">(.*?)</select>', html, re.S)
+    assert found, "no network list on the page"
+    return re.findall(r'value="([^"]*)"', found.group(1))
+
+
+GARDEN = {"title": "Garden day", "description": "🌻 Come and help.", "categories": "gardening"}
+GARDEN |= {"contact": "Priya", "emoji": "🌻"}
+
+
+async def test_only_admins_post_for_everyone(database: Database, tmp_path: Path) -> None:
+    """Staff post for their own network only (form, server and file); admins for everyone."""
+    async with desk_for(database, tmp_path) as desk, client(desk) as north, client(desk) as admin:
+        await sign_in(north, NORTH_STAFF, PASSWORD)
+        form = await north.get("/opportunities/new")
+        assert network_choices(form.text) == ["north"]
+        token = token_of(form.text)
+        for network in ("everyone", "south", ""):
+            data = {**GARDEN, "network": network, "csrf_token": token}
+            answer = await north.post("/opportunities/new", data=data)
+            assert answer.status_code == 400 and "Please choose who it is for" in answer.text
+        for network in ("everyone", "all", "south"):
+            text = "title,description,categories,contact,network\n"
+            text += f"Bake sale,🍰 Bring a cake.,cooking,Priya,{network}\n"
+            files = {"file": ("list.csv", text.encode(), "text/csv")}
+            answer = await north.post(
+                "/opportunities/import", data={"csrf_token": token}, files=files
+            )
+            assert answer.status_code == 400 and "only admins add" in answer.text, network
+        async with desk.sessionmaker() as session:
+            assert (await session.execute(select(Opportunity))).first() is None
+
+        data = {**GARDEN, "network": "north", "ref": "garden", "csrf_token": token}
+        assert (await north.post("/opportunities/new", data=data)).status_code == 303
+        async with desk.sessionmaker() as session:
+            (opp,) = (await session.execute(select(Opportunity))).scalars()
+        assert opp.network == "north"
+        assert (await north.get(f"/opportunities/{opp.id}/edit")).status_code == 200
+        close = await north.post(f"/opportunities/{opp.id}/close", data={"csrf_token": token})
+        assert close.status_code == 303
+
+        await sign_in(admin, ADMIN, ADMIN_PASSWORD)
+        form = await admin.get("/opportunities/new")
+        assert network_choices(form.text)[0] == "everyone"
+        assert {"north", "south"} <= set(network_choices(form.text))
+        admin_token = token_of(form.text)
+        data = {**GARDEN, "title": "Bake sale", "network": "everyone", "csrf_token": admin_token}
+        assert (await admin.post("/opportunities/new", data=data)).status_code == 303
+        async with desk.sessionmaker() as session:
+            row = await session.scalar(select(Opportunity).where(Opportunity.title == "Bake sale"))
+        assert row is not None and row.network is None
+        assert (await north.get(f"/opportunities/{row.id}/edit")).status_code == 404
+        listed = await north.get("/opportunities")
+        assert "Bake sale" in listed.text and f"/opportunities/{row.id}/edit" not in listed.text
+
+
+async def test_a_file_without_a_network_is_for_my_network(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """Rows with no network are for the importer's network; another network's code is refused."""
+    header = "ref,title,description,categories,contact\n"
+    mine = header + "garden,Garden day,🌻 Come and help.,gardening,Priya\n"
+    taken = header + "garden,Garden takeover,🌻 Come and help.,gardening,Sid\n"
+    async with desk_for(sqlite_db, tmp_path) as desk, client(desk) as north, client(desk) as south:
+        await sign_in(north, NORTH_STAFF, PASSWORD)
+        token = token_of((await north.get("/opportunities")).text)
+        files = {"file": ("list.csv", mine.encode(), "text/csv")}
+        answer = await north.post("/opportunities/import", data={"csrf_token": token}, files=files)
+        assert answer.status_code == 303
+        async with desk.sessionmaker() as session:
+            (opp,) = (await session.execute(select(Opportunity))).scalars()
+        assert opp.network == "north" and opp.ref == "garden"
+        assert (await north.get(f"/opportunities/{opp.id}/edit")).status_code == 200
+
+        await sign_in(south, SOUTH_STAFF, PASSWORD)
+        south_token = token_of((await south.get("/opportunities")).text)
+        files = {"file": ("list.csv", taken.encode(), "text/csv")}
+        answer = await south.post(
+            "/opportunities/import", data={"csrf_token": south_token}, files=files
+        )
+        assert answer.status_code == 400 and "another network" in answer.text
+        data = {**GARDEN, "network": "south", "ref": "garden", "csrf_token": south_token}
+        answer = await south.post("/opportunities/new", data=data)
+        assert answer.status_code == 400 and "another network" in answer.text
+        async with desk.sessionmaker() as session:
+            (row,) = (await session.execute(select(Opportunity))).scalars()
+        assert row.title == "Garden day" and row.network == "north" and row.contact == "Priya"

@@ -8,16 +8,20 @@ service functions as the command line.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import yaml
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
@@ -35,6 +39,7 @@ from bot import health as checks
 from bot.desk import auth, views
 from bot.desk.chart import confidence_chart
 from bot.desk.forms import (
+    MAX_ID,
     ActionForm,
     DeclineForm,
     DeskForm,
@@ -52,6 +57,7 @@ from bot.staff import roles
 from bot.staff.data import ExportFilter
 from bot.staff.export import ExportError, ExportRequest, export_members
 from bot.staff.labels import Labels
+from storage import repo
 from storage.models import utcnow
 from storage.models_nudges import Opportunity, PeerMatch
 from storage.models_staff import Staff
@@ -74,6 +80,13 @@ MEDIA = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
+#: The one answer to every failed password sign-in: an unknown staff number, a wrong
+#: password and a locked account look alike, so the page tells nobody which numbers exist.
+SIGN_IN_FAILED = (
+    "The staff number or the password is not right, or the account is locked. "
+    "After 10 wrong passwords an account is locked for 15 minutes. "
+    "Please try again later, or ask an admin."
+)
 ALERT_WORDS = {
     "distress": "🛟 A member may need help",
     "erasure": "🗑️ A member asked to delete their data",
@@ -218,10 +231,14 @@ def render(
     return desk.templates.TemplateResponse(request, name, context, status_code=status)
 
 
-def int_param(request: Request, name: str) -> int:
-    """A whole-number path parameter (anything else is not found)."""
+#: The largest id of an ``Integer`` column (row ids); Telegram ids are ``BigInteger``.
+MAX_ROW_ID = 2**31 - 1
+
+
+def int_param(request: Request, name: str, *, largest: int = MAX_ROW_ID) -> int:
+    """A whole-number path parameter up to ``largest`` (anything else is not found)."""
     value = request.path_params.get(name)
-    if isinstance(value, int) and 0 < value < 2**31:
+    if isinstance(value, int) and 0 < value <= largest:
         return value
     raise HTTPException(404, "There is nothing here.")
 
@@ -266,13 +283,7 @@ async def signin(request: Request) -> Response:
             session, int(form.telegram_id.data or 0), form.password.data or ""
         )
     if result.staff is None:
-        problem = (
-            "This account is locked for 15 minutes after 10 wrong passwords. "
-            "Please wait, or ask an admin."
-            if result.reason == "locked"
-            else "The staff number or the password is not right. Please try again."
-        )
-        form.password.errors = [problem]
+        form.password.errors = [SIGN_IN_FAILED]
         return render(request, "signin.html", None, 401, form=form)
     return _start_session(request, result.staff)
 
@@ -340,9 +351,12 @@ async def roles_audit(
     session: AsyncSession, staff: Staff, action: str, detail: dict[str, object]
 ) -> None:
     """Write a desk read to the audit trail."""
-    from storage import repo
-
     await repo.audit(session, actor_of(staff), action, None, detail)
+
+
+def _shown(member_ids: list[int]) -> dict[str, object]:
+    """An audit detail naming the members a page showed."""
+    return {"members": sorted(set(member_ids))}
 
 
 async def member_page(request: Request, staff: Staff) -> Response:
@@ -409,10 +423,12 @@ async def member_download(request: Request, staff: Staff) -> Response:
 async def swaps_page(request: Request, staff: Staff) -> Response:
     """Skill swap ideas waiting for a staff decision."""
     desk = desk_of(request)
-    async with desk.sessionmaker() as session:
+    async with desk.sessionmaker.begin() as session:
         waiting = await swaps.list_matches(
             session, status="proposed", network=auth.scope_of(staff).networks
         )
+        shown = [m for match in waiting for m in (match.teacher_id, match.learner_id)]
+        await roles_audit(session, staff, "desk_swaps_read", _shown(shown))
     meta = form_meta(desk.secret, request.session)
     notice = request.session.pop("notice", "")
     return render(
@@ -457,12 +473,50 @@ async def swap_decide(request: Request, staff: Staff) -> Response:
 
 
 def _network_choices(request: Request, staff: Staff) -> list[tuple[str, str]]:
-    """Who an opportunity can be for: my network or everyone (admins: any network)."""
-    choices = [("everyone", "Everyone (all networks)")]
+    """Who an opportunity can be for: my own network (admins: everyone, or any network)."""
     if not staff.is_admin:
-        return [(staff.network, f"My network ({staff.network})"), *choices]
+        return [(staff.network, f"My network ({staff.network})")]
     known: list[str] = getattr(request.state, "networks", [])
-    return choices + [(n, n) for n in sorted(known) if n not in ("everyone",)]
+    return [("everyone", "Everyone (all networks)")] + [
+        (n, n) for n in sorted(known) if n not in ("everyone",)
+    ]
+
+
+def _network_allowed(request: Request, staff: Staff, form: OpportunityForm) -> bool:
+    """Check who the form is for (staff who are not admins: their own network only)."""
+    allowed = {value for value, _ in _network_choices(request, staff)}
+    if form.network.data not in allowed:
+        form.network.errors = [*form.network.errors, "Please choose who it is for."]
+        return False
+    return True
+
+
+def _mine_only(staff: Staff, items: list[opps.OpportunityIn], where: str) -> list[opps.Problem]:
+    """Problems when staff who are not admins add for everyone or another network."""
+    if staff.is_admin:
+        return []
+    return [
+        opps.Problem(where, "network", f"use {staff.network}: only admins add for other networks")
+        for item in items
+        if item.network != staff.network
+    ][:1]
+
+
+async def _codes_taken(
+    session: AsyncSession, staff: Staff, items: list[opps.OpportunityIn], where: str
+) -> list[opps.Problem]:
+    """Problems for codes (``ref``) of opportunities this staff member may not change."""
+    refs = [item.ref for item in items if item.ref]
+    if staff.is_admin or not refs:
+        return []
+    rows = await session.execute(
+        select(Opportunity.ref, Opportunity.network).where(Opportunity.ref.in_(refs))
+    )
+    return [
+        opps.Problem(where, "ref", f"'{ref}' is the code of another network's opportunity")
+        for ref, network in rows.all()
+        if network != staff.network
+    ]
 
 
 def _opportunity_form(
@@ -488,10 +542,13 @@ def _opportunity_form(
     return form
 
 
-def _checked(form: OpportunityForm) -> opps.OpportunityIn | None:
+def _checked(form: OpportunityForm, staff: Staff) -> opps.OpportunityIn | None:
     """Check the form with the opportunities' own rules; problems go next to their field."""
     raw = {name: getattr(form, name).data for name in opps.FIELDS}
     item, problems = opps.check(raw, "desk", today=date.today())
+    if item is not None and not form.network.errors:
+        problems = _mine_only(staff, [item], "desk")
+        item = None if problems else item
     for problem in problems:
         field = getattr(form, problem.field, None)
         target = field if field is not None else form.title
@@ -547,14 +604,15 @@ async def opportunity_new(request: Request, staff: Staff) -> Response:
         form = _opportunity_form(request, staff, None)
         return render(request, "opportunity_form.html", staff, form=form, opp=None)
     form = _opportunity_form(request, staff, await request.form())
-    allowed = {value for value, _ in _network_choices(request, staff)}
-    if form.network.data not in allowed:
-        form.network.errors = ["Please choose who it is for."]
-    item = _checked(form)
-    if item is None or form.network.errors:
+    allowed = _network_allowed(request, staff, form)
+    item = _checked(form, staff)
+    if item is None or not allowed:
         return render(request, "opportunity_form.html", staff, 400, form=form, opp=None)
     async with desk.sessionmaker.begin() as session:
         try:
+            taken = await _codes_taken(session, staff, [item], "desk")
+            if taken:
+                raise opps.OpportunityError(taken)
             (saved,), _ = await opps.save(session, [item], by=actor_of(staff))
         except opps.OpportunityError as exc:
             form.ref.errors = [_plain(p.message) for p in exc.problems]
@@ -574,11 +632,9 @@ async def opportunity_edit(request: Request, staff: Staff) -> Response:
         form = _opportunity_form(request, staff, None, opp)
         return render(request, "opportunity_form.html", staff, form=form, opp=opp)
     form = _opportunity_form(request, staff, await request.form(), opp)
-    allowed = {value for value, _ in _network_choices(request, staff)}
-    if form.network.data not in allowed:
-        form.network.errors = ["Please choose who it is for."]
-    item = _checked(form)
-    if item is None or form.network.errors:
+    allowed = _network_allowed(request, staff, form)
+    item = _checked(form, staff)
+    if item is None or not allowed:
         return render(request, "opportunity_form.html", staff, 400, form=form, opp=opp)
     async with desk.sessionmaker.begin() as session:
         await _own_opportunity(session, staff, opp_id)
@@ -602,6 +658,40 @@ async def opportunity_close(request: Request, staff: Staff) -> Response:
     return RedirectResponse("/opportunities", status_code=303)
 
 
+def _for_my_network(
+    staff: Staff, items: list[opps.OpportunityIn], name: str, text: str, suffix: str
+) -> list[opps.OpportunityIn]:
+    """A file from staff who are not admins: rows with no network are for theirs; others fail."""
+    if _names_everyone(text, suffix):
+        raise opps.OpportunityError(
+            [opps.Problem(name, "network", f"use {staff.network}: only admins add for everyone")]
+        )
+    mine = [replace(i, network=staff.network) if i.network is None else i for i in items]
+    problems = _mine_only(staff, mine, name)
+    if problems:
+        raise opps.OpportunityError(problems)
+    return mine
+
+
+def _names_everyone(text: str, suffix: str) -> bool:
+    """True when a row of a (checked) file says it is for everyone, such as ``all``."""
+    rows: Any
+    if suffix == ".csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+    else:
+        rows = yaml.safe_load(text)
+        if isinstance(rows, dict):
+            rows = rows.get("opportunities")
+    said = {
+        str(value).strip().lower()
+        for row in (rows if isinstance(rows, list) else [])
+        if isinstance(row, dict)
+        for key, value in row.items()
+        if str(key).strip().lower() == "network" and value is not None
+    }
+    return bool(said & (set(opps.EVERYONE) - {""}))
+
+
 async def opportunity_import(request: Request, staff: Staff) -> Response:
     """Import a CSV or YAML file of opportunities: all of it, or nothing with every problem."""
     desk = desk_of(request)
@@ -609,6 +699,9 @@ async def opportunity_import(request: Request, staff: Staff) -> Response:
     upload = form.get("file")
     problems: list[str] = []
     items: list[opps.OpportunityIn] = []
+    saved: list[Opportunity] = []
+    updated = 0
+    name = "the file"
     if not isinstance(upload, UploadFile) or not upload.filename:
         problems = ["Please choose a file that ends in .csv, .yml or .yaml."]
     else:
@@ -627,14 +720,18 @@ async def opportunity_import(request: Request, staff: Staff) -> Response:
                 raise opps.OpportunityError(
                     [opps.Problem(name, "file", "must end in .csv, .yml or .yaml")]
                 )
-            if not staff.is_admin and any(i.network not in (None, staff.network) for i in items):
-                raise opps.OpportunityError(
-                    [opps.Problem(name, "network", f"use {staff.network} or everyone")]
-                )
+            if not staff.is_admin:
+                items = _for_my_network(staff, items, name, text, suffix)
         except UnicodeDecodeError:
             problems = ["The file is not plain text (UTF-8). Please save it as CSV or YAML."]
         except opps.OpportunityError as exc:
             problems = [str(p) for p in exc.problems]
+    if not problems:
+        async with desk.sessionmaker.begin() as session:
+            taken = await _codes_taken(session, staff, items, name)
+            problems = [str(p) for p in taken]
+            if not problems:
+                saved, updated = await opps.save(session, items, by=actor_of(staff))
     if problems:
         async with desk.sessionmaker() as session:
             found = await opps.list_opportunities(
@@ -650,8 +747,6 @@ async def opportunity_import(request: Request, staff: Staff) -> Response:
             import_problems=problems,
             local_day=local_day,
         )
-    async with desk.sessionmaker.begin() as session:
-        saved, updated = await opps.save(session, items, by=actor_of(staff))
     request.session["notice"] = (
         f"✅ Imported {len(saved)} opportunities ({len(saved) - updated} new, {updated} changed)."
     )
@@ -664,8 +759,10 @@ async def opportunity_import(request: Request, staff: Staff) -> Response:
 async def alerts_page(request: Request, staff: Staff) -> Response:
     """Safety and help alerts of my network, newest first."""
     desk = desk_of(request)
-    async with desk.sessionmaker() as session:
+    async with desk.sessionmaker.begin() as session:
         alerts = await views.list_alerts(session, auth.scope_of(staff))
+        shown = [a.alert.member_id for a in alerts if a.alert.member_id is not None]
+        await roles_audit(session, staff, "desk_alerts_read", _shown(shown))
     return render(request, "alerts.html", staff, alerts=alerts, words=ALERT_WORDS, local=local)
 
 
@@ -674,7 +771,9 @@ async def alert_seen(request: Request, staff: Staff) -> Response:
     desk = desk_of(request)
     alert_id = int_param(request, "alert_id")
     async with desk.sessionmaker.begin() as session:
-        seen = await views.mark_seen(session, auth.scope_of(staff), alert_id, by=who(staff))
+        seen = await views.mark_seen(
+            session, auth.scope_of(staff), alert_id, actor=actor_of(staff), name=who(staff)
+        )
     if seen is None:
         raise HTTPException(404, "There is no alert with this number in your network.")
     return RedirectResponse(f"/alerts#alert-{alert_id}", status_code=303)
@@ -684,8 +783,12 @@ async def nudges_page(request: Request, staff: Staff) -> Response:
     """Nudges of the last 7 days: how many sent, answered, and any that may not have arrived."""
     desk = desk_of(request)
     since = utcnow() - timedelta(days=7)
-    async with desk.sessionmaker() as session:
-        status = await outbox_status(session, since=since, network=auth.scope_of(staff).networks)
+    network = auth.scope_of(staff).networks
+    async with desk.sessionmaker.begin() as session:
+        status = await outbox_status(session, since=since, network=network)
+        answered = await views.answered_nudges(session, since=since, network=network)
+        shown = [n.member_id for n in status.unknown]
+        await roles_audit(session, staff, "desk_nudges_read", _shown(shown))
     counts = status.counts
     return render(
         request,
@@ -693,7 +796,7 @@ async def nudges_page(request: Request, staff: Staff) -> Response:
         staff,
         outbox=status,
         sent=counts.get("sent", 0),
-        answered=counts.get("answered", 0),
+        answered=answered,
         waiting=counts.get("pending", 0) + counts.get("claimed", 0),
         local=local,
     )
@@ -736,7 +839,7 @@ async def staff_page(request: Request, staff: Staff) -> Response:
 async def staff_remove(request: Request, staff: Staff) -> Response:
     """Admins: take away someone's staff role (not your own)."""
     desk = desk_of(request)
-    telegram_id = int_param(request, "telegram_id")
+    telegram_id = int_param(request, "telegram_id", largest=MAX_ID)
     if telegram_id == staff.telegram_id:
         request.session["notice"] = "⚠️ You cannot remove yourself. Ask another admin."
         return RedirectResponse("/staff", status_code=303)

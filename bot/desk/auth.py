@@ -48,7 +48,8 @@ class SignIn:
     """The outcome of a sign-in: ``staff`` when it worked, else ``reason``."""
 
     staff: Staff | None
-    reason: str = ""  # "" | wrong | locked | expired
+    #: "" | wrong | locked | expired: for the audit trail; pages show every failure alike.
+    reason: str = ""
 
 
 def aware(moment: datetime | None) -> datetime | None:
@@ -105,11 +106,13 @@ async def check_password(
         await repo.audit(session, "desk", "desk_sign_in_failed", None, {"reason": "unknown"})
         return SignIn(None, "wrong")
     row = await _login_row(session, staff)
+    # One hash check on every path (unknown, locked, no password), so none answers faster.
+    matches = _verify(row.password_hash or _DUMMY_HASH, password) and bool(row.password_hash)
     locked_until = aware(row.locked_until)
     if locked_until is not None and locked_until > now:
         await repo.audit(session, actor, "desk_sign_in_failed", None, {"reason": "locked"})
         return SignIn(None, "locked")
-    if row.password_hash is None or not _verify(row.password_hash, password):
+    if row.password_hash is None or not matches:
         row.failed_count += 1
         row.updated_at = now
         if row.failed_count >= MAX_TRIES:

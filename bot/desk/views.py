@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.staff.data import Batch, ExportFilter, MemberRow, Needs, load_batch
@@ -19,6 +19,7 @@ from bot.staff.roles import Scope
 from storage import repo
 from storage.models import Member, StaffAlert
 from storage.models_desk import AlertSeen
+from storage.models_nudges import NudgeOutbox, NudgeResponse
 
 
 def aware(moment: datetime) -> datetime:
@@ -149,16 +150,32 @@ async def list_alerts(session: AsyncSession, scope: Scope, *, most: int = 200) -
 
 
 async def mark_seen(
-    session: AsyncSession, scope: Scope, alert_id: int, *, by: str
+    session: AsyncSession, scope: Scope, alert_id: int, *, actor: str, name: str
 ) -> AlertSeen | None:
-    """Say "I have seen this" about an alert of my network (``None`` when not found)."""
+    """Mark an alert of my network seen by ``name`` (``None`` if not found); audit ``actor``."""
     alert = await session.get(StaffAlert, alert_id)
     if alert is None or (scope.networks is not None and alert.network != scope.networks):
+        await repo.audit(session, actor[:64], "alert_seen_refused", None, {"alert_id": alert_id})
         return None
     seen = await session.get(AlertSeen, alert_id)
     if seen is None:
-        seen = AlertSeen(alert_id=alert_id, seen_by=by[:64], seen_at=datetime.now(UTC))
+        seen = AlertSeen(alert_id=alert_id, seen_by=name[:64], seen_at=datetime.now(UTC))
         session.add(seen)
         await session.flush()
-        await repo.audit(session, by[:64], "alert_seen", alert.member_id, {"alert_id": alert_id})
+        await repo.audit(session, actor[:64], "alert_seen", alert.member_id, {"alert_id": alert_id})
     return seen
+
+
+async def answered_nudges(session: AsyncSession, *, since: datetime, network: str | None) -> int:
+    """How many nudges planned since ``since`` the member answered (of one network, if given)."""
+    stmt = (
+        select(func.count())
+        .select_from(NudgeOutbox)
+        .join(NudgeResponse, NudgeResponse.nudge_id == NudgeOutbox.id)
+        .where(NudgeOutbox.due_at >= since)
+    )
+    if network is not None:
+        stmt = stmt.join(Member, Member.id == NudgeOutbox.member_id).where(
+            Member.network == network
+        )
+    return int((await session.execute(stmt)).scalar_one())

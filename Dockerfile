@@ -25,9 +25,11 @@ CMD ["sh", "-c", "exec rasa run --enable-api -m models/nlu.tar.gz -i 0.0.0.0 -p 
 # ---------------------------------------------------------------- the bot (Python 3.11)
 FROM python:3.11-slim AS bot
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
-# Fonts for the picture card (bot.preflight checks them at start-up).
+# Fonts for the picture card and the PDF pages, and espeak-ng for read-aloud voice
+# notes (SKILLSPARK_SPEECH_ENABLED is on by default); bot.preflight checks both at start-up.
 RUN apt-get update -q \
- && apt-get install -y -q --no-install-recommends fonts-noto-color-emoji fonts-dejavu-core \
+ && apt-get install -y -q --no-install-recommends \
+      fonts-noto-color-emoji fonts-dejavu-core espeak-ng \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -44,6 +46,7 @@ ENV SKILLSPARK_WEBHOOK_LISTEN=0.0.0.0 SKILLSPARK_WEBHOOK_PORT=8443
 EXPOSE 8443
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8443/healthz/ready', timeout=2).status != 200)"
-# SIGTERM: the bot stops taking updates and drains for SKILLSPARK_STOP_SECONDS.
+# SIGTERM: the bot stops taking updates, drains for SKILLSPARK_STOP_SECONDS, waits up
+# to 30 s for nudge calls on the wire, then shuts down (give it 60 s: compose.yaml).
 STOPSIGNAL SIGTERM
 CMD ["skillspark", "run"]

@@ -109,7 +109,7 @@ async def open_runtime(
 
     setup_logging(settings)
     preflight.note_driver(settings)
-    preflight.check_speech()
+    preflight.check_speech(settings)
     if understanding is None:
         await preflight.check_rasa(settings)
     content = content or load_app_content(settings)

@@ -45,7 +45,12 @@ def _register_subapps() -> None:
 @app.command()
 def run() -> None:
     """Run the bot: on Telegram when TELEGRAM_BOT_TOKEN is set, else as a terminal chat."""
+    from bot import preflight
+    from storage.db import check_url
+
     settings = get_settings()
+    check_url(settings.effective_database_url())
+    preflight.use_font_dirs(settings)
     if not settings.telegram_bot_token.get_secret_value():
         typer.echo(
             "No TELEGRAM_BOT_TOKEN is set, so SkillSpark runs as a chat in this terminal.",
@@ -53,6 +58,7 @@ def run() -> None:
         )
         code = asyncio.run(_chat(settings, _default_member(), None))
         raise typer.Exit(code)
+    preflight.check_webhook_secret(settings)
     from bot.telegram.app import main_run
 
     main_run(settings)
@@ -68,7 +74,10 @@ def chat(
     ] = "",
 ) -> None:
     """Chat with SkillSpark in this terminal (scriptable through a pipe)."""
+    from bot.preflight import use_font_dirs
+
     settings = get_settings()
+    use_font_dirs(settings)
     audio_dir = Path(audio) if audio else None
     code = asyncio.run(_chat(settings, member or _default_member(), name or None, audio_dir))
     raise typer.Exit(code)
@@ -95,8 +104,10 @@ def _default_member() -> str:
 def desk() -> None:
     """Serve the staff desk alone (web pages for staff; the bot serves it too when enabled)."""
     from bot.desk.serve import DeskNotConfigured, serve_desk_alone
+    from bot.preflight import use_font_dirs
 
     settings = get_settings()
+    use_font_dirs(settings)
     try:
         asyncio.run(serve_desk_alone(settings))
     except DeskNotConfigured as exc:
@@ -167,13 +178,14 @@ def settings_problems(exc: ValidationError) -> str:
 def main() -> None:
     """Console-script entry point."""
     from bot.preflight import StartupError
+    from storage.db import UnsupportedDatabase
 
     _register_subapps()
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
-    except StartupError as exc:
+    except (StartupError, UnsupportedDatabase) as exc:
         typer.echo(f"SkillSpark cannot start: {exc}", err=True)
         sys.exit(2)
     except ValidationError as exc:

@@ -8,17 +8,14 @@ exits with code 2. Secrets and passwords are never part of a message.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.settings import Settings
+from bot.settings import MAKE_A_SECRET, Settings, get_settings
 
 log = logging.getLogger(__name__)
-
-_TRUE = {"1", "true", "yes", "on"}
 
 
 class StartupError(RuntimeError):
@@ -43,9 +40,16 @@ def note_driver(settings: Settings) -> None:
         log.info("SKILLSPARK_DATABASE_URL has no async driver; using %s", chosen)
 
 
-def check_speech() -> None:
-    """Read-aloud needs ``espeak-ng`` when ``SKILLSPARK_SPEECH_ENABLED`` is on."""
-    if os.environ.get("SKILLSPARK_SPEECH_ENABLED", "").strip().lower() not in _TRUE:
+def check_speech(settings: Settings | None = None) -> None:
+    """Read-aloud needs ``espeak-ng`` when the operator turned it on themselves.
+
+    ``SKILLSPARK_SPEECH_ENABLED=true`` in the environment or ``.env`` makes a
+    missing espeak-ng a start-up error. Left at its default (on), a machine
+    without espeak-ng still runs: replies go as text, and the log says so once
+    (``bot/speech``), so ``make run`` works on a fresh machine without root.
+    """
+    settings = settings or get_settings()
+    if not settings.speech_enabled or "speech_enabled" not in settings.model_fields_set:
         return
     if shutil.which("espeak-ng") is None:
         raise StartupError(
@@ -54,12 +58,47 @@ def check_speech() -> None:
         )
 
 
-def check_fonts() -> None:
+def use_font_dirs(settings: Settings) -> None:
+    """Point the picture card and the PDF pages at ``SKILLSPARK_FONT_DIRS`` when it is set."""
+    folders = settings.font_folders()
+    if folders is None:
+        return
+    from bot.skills import card
+    from bot.staff import pdf_export
+
+    setattr(card, "_FONT_DIRS", folders)  # noqa: B010  (no public seam in card.py yet)
+    setattr(pdf_export, "FONT_DIRS", folders)  # noqa: B010
+    for cached in (card.find_font, card._text_font, card._emoji_font, pdf_export.find_fonts):
+        cached.cache_clear()
+
+
+def check_fonts(settings: Settings | None = None) -> None:
     """The picture card needs a text font (``make fonts`` installs it)."""
+    settings = settings or get_settings()
+    use_font_dirs(settings)
     from bot.skills.card import _TEXT_FONTS, find_font
 
     if find_font(_TEXT_FONTS) is None:
-        raise StartupError("no font for the picture card: install fonts-dejavu-core (make fonts)")
+        folders = settings.font_folders()
+        where = " or ".join(str(f) for f in folders) if folders else "the system font folders"
+        raise StartupError(
+            f"no font for the picture card in {where}: install fonts-dejavu-core (make fonts)"
+            + (", or fix SKILLSPARK_FONT_DIRS" if folders else "")
+        )
+
+
+def check_webhook_secret(settings: Settings) -> None:
+    """Several processes behind one webhook (PostgreSQL) must share one fixed secret."""
+    from storage.db import is_sqlite
+
+    url = settings.effective_database_url()
+    if not settings.webhook_url or settings.webhook_secret.get_secret_value() or is_sqlite(url):
+        return
+    raise StartupError(
+        "SKILLSPARK_WEBHOOK_SECRET is empty: with a webhook on PostgreSQL every bot process "
+        "needs the same fixed secret (each would register a random one of its own). "
+        f"Set SKILLSPARK_WEBHOOK_SECRET to the same value in each; make one with: {MAKE_A_SECRET}"
+    )
 
 
 async def check_database(db: AsyncEngine, url: str) -> None:

@@ -7,6 +7,7 @@ print in a repr or a log line.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -164,6 +165,18 @@ class Settings(BaseSettings):
         if self.desk_public_url:
             return self.desk_public_url.rstrip("/")
         return f"http://{self.desk_listen}:{self.desk_port}"
+
+    # --- fonts for the picture card and the PDF pages (bot/skills/card.py, bot/staff/pdf_export.py)
+    font_dirs: str = Field(
+        default="",
+        alias="SKILLSPARK_FONT_DIRS",
+        description="Font folders separated by ':'; empty means the system's font folders.",
+    )
+
+    def font_folders(self) -> tuple[Path, ...] | None:
+        """The folders ``SKILLSPARK_FONT_DIRS`` names, or None for the system's font folders."""
+        parts = [p.strip() for p in self.font_dirs.split(os.pathsep) if p.strip()]
+        return tuple(Path(p).expanduser() for p in parts) or None
 
     # --- logging
     log_level: str = Field(default="INFO", alias="SKILLSPARK_LOG_LEVEL")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
@@ -40,6 +42,43 @@ def async_url(url: str) -> str:
     return f"{better}://{rest}" if better else url
 
 
+#: The async drivers SkillSpark runs on, and the module each one imports.
+_DRIVER_MODULES = {
+    "sqlite+aiosqlite": "aiosqlite",
+    "postgresql+psycopg": "psycopg",
+    "postgresql+psycopg_async": "psycopg",
+}
+SUPPORTED = (
+    "SkillSpark supports SQLite and PostgreSQL: set SKILLSPARK_DATABASE_URL to "
+    "sqlite+aiosqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/name"
+)
+
+
+class UnsupportedDatabase(ValueError):
+    """A database URL SkillSpark cannot use (the message says what to write instead)."""
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL that is not SQLite or PostgreSQL with an installed driver SkillSpark uses.
+
+    Raises :class:`UnsupportedDatabase`; the message names the driver, never the password.
+    """
+    try:
+        driver = make_url(url).drivername.lower()
+    except ArgumentError:
+        raise UnsupportedDatabase(f"the database URL cannot be read; {SUPPORTED}") from None
+    module = _DRIVER_MODULES.get(driver)
+    if module is None:
+        raise UnsupportedDatabase(
+            f"the database URL asks for {driver}, which SkillSpark does not run on; {SUPPORTED}"
+        )
+    if importlib.util.find_spec(module) is None:
+        raise UnsupportedDatabase(
+            f"the database URL asks for {driver}, but its driver {module} is not installed "
+            f"(pip install {module}); {SUPPORTED}"
+        )
+
+
 def is_sqlite(url: str) -> bool:
     """True when the URL points at SQLite."""
     return make_url(url).get_backend_name() == "sqlite"
@@ -54,7 +93,11 @@ def make_engine(
     run can keep its tables in a schema of its own and drop it afterwards.
     SQLite calls run on the event loop's thread (:mod:`storage.sqlite_inline`)
     unless ``sqlite_inline`` is False (then aiosqlite's worker threads run them).
+    A URL without an async driver gets one (:func:`async_url`); a database or driver
+    SkillSpark does not support raises :class:`UnsupportedDatabase`.
     """
+    url = async_url(url)
+    check_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
         database = make_url(url).database

@@ -11,7 +11,8 @@ import pytest
 
 from bot import preflight
 from bot.preflight import StartupError
-from storage.db import async_url
+from bot.settings import Settings
+from storage.db import UnsupportedDatabase, async_url, make_engine
 from tests.botapi_peer import TOKEN
 from tests.multi_bots import free_port
 
@@ -88,12 +89,159 @@ def test_speech_switched_on_without_espeak_ng(tmp_path: Path) -> None:
     assert "espeak-ng is not installed" in line
 
 
+def test_speech_switched_on_in_a_dotenv_file_without_espeak_ng(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SKILLSPARK_SPEECH_ENABLED=true\n", encoding="utf-8")
+    line = the_line(run_bot(tmp_path, PATH=str(tmp_path / "empty-bin")))
+    assert "espeak-ng is not installed" in line
+
+
+def test_speech_left_at_its_default_does_not_stop_a_machine_without_espeak_ng(
+    tmp_path: Path,
+) -> None:
+    """The default (on) degrades to text only: a fresh machine without root still runs."""
+    line = the_line(
+        run_bot(
+            tmp_path,
+            PATH=str(tmp_path / "empty-bin"),
+            SKILLSPARK_NLU_ENABLED="true",
+            SKILLSPARK_RASA_URL=f"http://127.0.0.1:{free_port()}",
+        )
+    )
+    assert "the Rasa server at" in line  # the next check: a missing espeak-ng was let be
+
+
+def test_speech_switched_off_in_a_dotenv_file_is_not_checked(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SKILLSPARK_SPEECH_ENABLED=false\n", encoding="utf-8")
+    line = the_line(
+        run_bot(
+            tmp_path,
+            PATH=str(tmp_path / "empty-bin"),
+            SKILLSPARK_NLU_ENABLED="true",
+            SKILLSPARK_RASA_URL=f"http://127.0.0.1:{free_port()}",
+        )
+    )
+    assert "the Rasa server at" in line  # the next check: speech was left alone
+
+
+def test_a_missing_font_stops_the_bot(tmp_path: Path) -> None:
+    empty = tmp_path / "no-fonts"
+    empty.mkdir()
+    line = the_line(run_bot(tmp_path, SKILLSPARK_FONT_DIRS=str(empty)))
+    assert f"no font for the picture card in {empty}: install fonts-dejavu-core" in line
+    assert "SKILLSPARK_FONT_DIRS" in line
+
+
 def test_a_missing_font(monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.skills.card as card
 
     monkeypatch.setattr(card, "find_font", lambda names: None)
     with pytest.raises(StartupError, match="no font for the picture card"):
-        preflight.check_fonts()
+        preflight.check_fonts(Settings(_env_file=None))
+
+
+def test_the_font_folders_setting_reaches_the_card_and_the_pdf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.skills.card as card
+    import bot.staff.pdf_export as pdf_export
+
+    system = card.find_font(("DejaVuSans-Bold.ttf",))
+    if system is None:
+        pytest.skip("fonts-dejavu-core is not installed")
+    mine = tmp_path / "fonts"
+    mine.mkdir()
+    for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf"):
+        (mine / name).symlink_to(system.parent / name)
+    monkeypatch.setattr(card, "_FONT_DIRS", card._FONT_DIRS)  # restored afterwards
+    monkeypatch.setattr(pdf_export, "FONT_DIRS", pdf_export.FONT_DIRS)
+    try:
+        settings = Settings(_env_file=None, SKILLSPARK_FONT_DIRS=f"{tmp_path / 'none'}:{mine}")
+        preflight.check_fonts(settings)
+        assert card.find_font(card._TEXT_FONTS) == mine / "DejaVuSans-Bold.ttf"
+        pdf_fonts = pdf_export.find_fonts().text
+        assert pdf_fonts is not None and {p.parent for p in pdf_fonts.values()} == {mine}
+    finally:
+        monkeypatch.undo()
+        for cached in (card.find_font, card._text_font, card._emoji_font, pdf_export.find_fonts):
+            cached.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://skillspark:pw-not-shown@127.0.0.1/skillspark",
+        "mysql://skillspark:pw-not-shown@127.0.0.1/skillspark",
+        "postgresql+pg8000://skillspark:pw-not-shown@127.0.0.1/skillspark",
+        "mysql+aiomysql://skillspark:pw-not-shown@127.0.0.1/skillspark",
+        "not a url pw-not-shown",
+    ],
+)
+def test_a_database_skillspark_does_not_run_on(tmp_path: Path, url: str) -> None:
+    line = the_line(run_bot(tmp_path, SKILLSPARK_DATABASE_URL=url))
+    assert "SkillSpark supports SQLite and PostgreSQL: set SKILLSPARK_DATABASE_URL to " in line
+    assert "sqlite+aiosqlite:///" in line and "postgresql+psycopg://" in line
+    assert "pw-not-shown" not in line
+
+
+def test_a_database_driver_that_is_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a)
+    )
+    with pytest.raises(UnsupportedDatabase, match="its driver psycopg is not installed"):
+        make_engine("postgresql://skillspark:pw@127.0.0.1/skillspark")
+
+
+def test_a_shared_webhook_on_postgresql_needs_a_fixed_secret(tmp_path: Path) -> None:
+    line = the_line(
+        run_bot(
+            tmp_path,
+            SKILLSPARK_DATABASE_URL=f"postgresql://skillspark@127.0.0.1:{free_port()}/skillspark",
+            SKILLSPARK_WEBHOOK_URL="https://bots.example.org/skillspark/hook",
+            SKILLSPARK_WEBHOOK_PORT=str(free_port()),
+        )
+    )
+    assert "SKILLSPARK_WEBHOOK_SECRET is empty: with a webhook on PostgreSQL" in line
+    assert "Set SKILLSPARK_WEBHOOK_SECRET to the same value in each" in line
+
+
+@pytest.mark.parametrize(
+    ("env", "refused"),
+    [
+        (
+            {
+                "SKILLSPARK_WEBHOOK_URL": "https://x.org/h",
+                "SKILLSPARK_DATABASE_URL": "postgresql://h/d",
+            },
+            True,
+        ),
+        (
+            {
+                "SKILLSPARK_WEBHOOK_URL": "https://x.org/h",
+                "SKILLSPARK_DATABASE_URL": "sqlite:///x.db",
+            },
+            False,
+        ),
+        ({"SKILLSPARK_WEBHOOK_URL": "", "SKILLSPARK_DATABASE_URL": "postgresql://h/d"}, False),
+        (
+            {
+                "SKILLSPARK_WEBHOOK_URL": "https://x.org/h",
+                "SKILLSPARK_DATABASE_URL": "postgresql://h/d",
+                "SKILLSPARK_WEBHOOK_SECRET": "a-fixed-secret-for-all-bots",
+            },
+            False,
+        ),
+    ],
+)
+def test_which_webhooks_need_a_fixed_secret(env: dict[str, str], refused: bool) -> None:
+    settings = Settings(_env_file=None, **{"SKILLSPARK_WEBHOOK_SECRET": "", **env})
+    if refused:
+        with pytest.raises(StartupError, match="SKILLSPARK_WEBHOOK_SECRET is empty"):
+            preflight.check_webhook_secret(settings)
+    else:
+        preflight.check_webhook_secret(settings)
 
 
 @pytest.mark.parametrize(

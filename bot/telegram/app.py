@@ -278,7 +278,7 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
     protect_logs(token, settings.webhook_secret.get_secret_value())
     from bot.preflight import check_fonts
 
-    check_fonts()  # members' picture cards on Telegram need it (the terminal chat does not)
+    check_fonts(settings)  # members' picture cards on Telegram need it (the terminal chat does not)
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
     async with open_runtime(settings) as runtime:

@@ -93,7 +93,7 @@ async def test_no_consent_keeps_no_preference(sqlite_db: Database, tmp_path: Pat
 async def test_hear_it_gives_one_voice_only_reply_and_the_prompt_still_answers(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
-    """Hear it: the question's words as a voice note only; same seq; nothing stored."""
+    """Hear it: the question and its buttons as a voice note only; same seq; nothing stored."""
     async with runtime_for(sqlite_db, tmp_path) as rt:
         chat = Chat(rt.engine)
         await chat.onboard()
@@ -108,7 +108,8 @@ async def test_hear_it_gives_one_voice_only_reply_and_the_prompt_still_answers(
             heard = chat.last[0]
             assert heard.voice and heard.voice_only
             assert heard.key == question.key and heard.text == question.text
-            assert heard.seq == seq and not heard.buttons
+            # the same buttons go with it, so the note ends with what they say
+            assert heard.seq == seq and heard.buttons == question.buttons
         assert await answer_count(rt) == answers
         await chat.press("yes", seq=seq)  # the question's buttons still work
         assert chat.keys[0] == rt.content.topics[0].questions[0].reflect
@@ -243,3 +244,26 @@ async def test_a_voice_note_before_consent_stores_nothing(
         await chat.press("hear")
         assert chat.keys == ["onboarding.read_aloud"] and chat.last[0].voice_only
         assert await answer_count(rt) == 0
+
+
+async def test_a_message_with_carry_on_buttons_can_be_heard_too(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """ "Paused" is not a question, yet it has Hear it: read aloud, nothing stored or changed."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        await chat.cmd("pause")
+        await chat.press("feel_ok")
+        paused = chat.last[-1]
+        assert paused.key == "paused"
+        assert [b.choice for b in paused.buttons] == ["go:carry_on", "go:hear:paused"]
+        answers = await answer_count(rt)
+        await chat.press("go:hear:paused", seq=0)
+        (heard,) = chat.last
+        assert heard.voice_only and heard.text == paused.text and heard.buttons == paused.buttons
+        assert await answer_count(rt) == answers
+        await chat.press("go:hear:no.such.message", seq=0)  # made up: the kind note
+        assert chat.keys[0] == "input.old_button"
+        await chat.press("go:carry_on", seq=0)  # the carry-on button still works
+        assert chat.keys[-1] == "confidence.start"

@@ -23,8 +23,7 @@ from bot.conversation.tables import (
     ADD_BACK_MAX,
     GO,
     GO_PREFIX,
-    WHAT_NEXT_BUTTONS,
-    Buttons,
+    OFFERS,
 )
 from bot.conversation.topics import found_skills, open_skills
 from bot.types import Button, Reply
@@ -35,23 +34,22 @@ from storage.models import MemberSkill, StaffAlert, utcnow
 STUCK_AFTER = 2
 #: At most one help alert per member in this time.
 HELP_ALERT_GAP = timedelta(minutes=30)
-#: The buttons that offer a person.
-ASK_STAFF_BUTTONS: Buttons = (("go:ask_staff", "button.ask_staff"),)
 
 
 class Help(Part):
     """Carry-on buttons, what next, skills in the member's own words, asking staff."""
 
-    def offer(self, turn: Turn, key: str, buttons: Buttons, **values: str) -> None:
-        """A message with "go" buttons; they are not the waiting prompt (never stale)."""
-        turn.replies.append(
-            Reply(
-                key=key,
-                text=self.text(turn, key, **values),
-                buttons=tuple(Button(c, self.text(turn, label)) for c, label in buttons),
-                seq=0,
-            )
-        )
+    def offer(self, turn: Turn, key: str) -> None:
+        """A message with "go" buttons (:data:`OFFERS`): not the waiting prompt, never stale."""
+        turn.replies.append(self.offer_reply(turn, key))
+
+    async def hear_offer(self, turn: Turn, key: str) -> None:
+        """ "Hear it" under an offer: that message read aloud; nothing else changes."""
+        if key in OFFERS:
+            turn.replies.append(self.offer_reply(turn, key, heard=True))
+            return
+        self.say(turn, "input.old_button")
+        await self.engine.show_where(turn)
 
     # ---------------------------------------------------------------- go buttons
 
@@ -61,7 +59,8 @@ class Help(Part):
             return False
         name, _, arg = value.removeprefix(GO_PREFIX).partition(":")
         spec = GO.get(name)
-        await self.store(turn, "button", value[:64], choice=value[:32])
+        if spec is None or spec.stored:
+            await self.store(turn, "button", value[:64], choice=value[:32])
         if spec is None or turn.state.status not in spec.statuses:
             self.say(turn, "input.old_button")
             await self.engine.show_where(turn)
@@ -98,7 +97,7 @@ class Help(Part):
 
     def what_next(self, turn: Turn) -> None:
         """What a member who has answered everything can do now."""
-        self.offer(turn, "next.menu", WHAT_NEXT_BUTTONS)
+        self.offer(turn, "next.menu")
 
     # ------------------------------------------------------------ my own skills
 
@@ -153,7 +152,7 @@ class Help(Part):
     async def add_back_offer(self, turn: Turn) -> None:
         """Under My skills: offer to add back a skill the member said no to."""
         if await self._declined(turn):
-            self.offer(turn, "addback.offer", (("go:add_back", "button.add_back"),))
+            self.offer(turn, "addback.offer")
 
     async def _declined(self, turn: Turn) -> list[tuple[str, str]]:
         """The declined skills (id, label), newest first."""
@@ -208,7 +207,7 @@ class Help(Part):
         count = int(turn.data.get("stuck", 0)) + 1
         turn.data["stuck"] = count
         if count >= STUCK_AFTER:
-            self.offer(turn, "stuck.offer", ASK_STAFF_BUTTONS)
+            self.offer(turn, "stuck.offer")
 
     def where_text(self, turn: Turn) -> str:
         """What the member was on, in the words they were shown."""

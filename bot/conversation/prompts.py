@@ -21,7 +21,7 @@ from bot.conversation.state import (
     PromptLead,
     derive_phase,
 )
-from bot.conversation.tables import END_BUTTONS, INTERRUPTS, PROMPTS, Buttons
+from bot.conversation.tables import END_BUTTONS, GO_PREFIX, INTERRUPTS, OFFERS, PROMPTS, Buttons
 from bot.conversation.words import plain_words
 from bot.easyread import pictures
 from bot.settings import Settings
@@ -55,14 +55,26 @@ class Prompts:
 
     def say(self, turn: Turn, key: str, **values: str) -> None:
         """Add a message without buttons (one that ends the talk carries a carry-on button)."""
-        ends = END_BUTTONS.get(key)
-        if ends:
-            buttons = tuple(Button(c, self.text(turn, label)) for c, label in ends)
-            turn.replies.append(
-                Reply(key=key, text=self.text(turn, key, **values), buttons=buttons, seq=0)
-            )
+        if key in END_BUTTONS:
+            turn.replies.append(self.offer_reply(turn, key))
             return
         turn.replies.append(Reply(key=key, text=self.text(turn, key, **values)))
+
+    def offer_reply(self, turn: Turn, key: str, *, heard: bool = False) -> Reply:
+        """A message with buttons that is not a question (:data:`OFFERS`), and Hear it.
+
+        ``heard``: the same message as a voice note only (its "Hear it" was tapped).
+        """
+        buttons = [Button(c, self.text(turn, label)) for c, label in OFFERS[key]]
+        buttons.append(Button(f"{GO_PREFIX}{HEAR}:{key}", self.text(turn, "button.hear")))
+        return Reply(
+            key=key,
+            text=self.text(turn, key),
+            buttons=tuple(buttons),
+            seq=0,
+            voice=heard,
+            voice_only=heard,
+        )
 
     def prompt(
         self,
@@ -96,19 +108,24 @@ class Prompts:
     def render_prompt(self, turn: Turn) -> None:
         """Show the current prompt again (same number, so its buttons still work)."""
         prompt = turn.data.get("prompt")
-        if not prompt:
-            return
+        if prompt:
+            turn.replies.append(self.prompt_reply(turn, prompt))
+
+    def prompt_reply(self, turn: Turn, prompt: PromptData, *, heard: bool = False) -> Reply:
+        """A prompt as a message; every prompt with buttons can be heard (read aloud or not).
+
+        ``heard``: the same prompt as a voice note only, buttons read at the end.
+        """
         buttons = tuple(Button(c, self.text(turn, label)) for c, label in prompt["buttons"])
-        text = self.prompt_text(turn, prompt)
-        if buttons:  # every prompt with buttons can be heard (read aloud on or off)
+        if buttons:
             buttons = (*buttons, Button(HEAR, self.text(turn, "button.hear")))
-        turn.replies.append(
-            Reply(
-                key=prompt["key"],
-                text=text,
-                buttons=buttons,
-                seq=turn.state.seq,
-            )
+        return Reply(
+            key=prompt["key"],
+            text=self.prompt_text(turn, prompt),
+            buttons=buttons,
+            seq=turn.state.seq,
+            voice=heard,
+            voice_only=heard,
         )
 
     def prompt_text(self, turn: Turn, prompt: PromptData) -> str:
@@ -125,15 +142,7 @@ class Prompts:
         prompt = turn.data.get("prompt")
         if not prompt:
             return False
-        turn.replies.append(
-            Reply(
-                key=prompt["key"],
-                text=self.prompt_text(turn, prompt),
-                seq=turn.state.seq,
-                voice=True,
-                voice_only=True,
-            )
-        )
+        turn.replies.append(self.prompt_reply(turn, prompt, heard=True))
         return True
 
     def question_id(self, turn: Turn) -> str:

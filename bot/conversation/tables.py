@@ -300,6 +300,8 @@ class GoSpec:
 
     statuses: tuple[Status, ...]
     on_go: OnGo
+    #: The tap is kept as an answer ("Hear it" is not: it only reads aloud).
+    stored: bool = True
 
 
 ANY_STATUS = tuple(Status)
@@ -313,6 +315,7 @@ GO: dict[str, GoSpec] = {
     "chances": GoSpec(CONSENTED, lambda e, turn, arg: e.help.chances(turn)),
     "add_back": GoSpec(CONSENTED, lambda e, turn, arg: e.help.add_back(turn, arg)),
     "ask_staff": GoSpec(ANY_STATUS, lambda e, turn, arg: e.help.ask_staff(turn)),
+    "hear": GoSpec(ANY_STATUS, lambda e, turn, arg: e.help.hear_offer(turn, arg), stored=False),
 }
 
 #: Messages that end the conversation for now, and the button that carries on.
@@ -327,6 +330,19 @@ WHAT_NEXT_BUTTONS: Buttons = (
     ("go:add_skill", "button.add_skill"),
     ("go:chances", "button.chances"),
 )
+#: The buttons that offer a person.
+ASK_STAFF_BUTTONS: Buttons = (("go:ask_staff", "button.ask_staff"),)
+#: Under My skills, when the member said no to a skill before.
+ADD_BACK_BUTTONS: Buttons = (("go:add_back", "button.add_back"),)
+#: Messages that are not a question but carry buttons that work whatever the member
+#: is asked: the end points and the offers. Each also has "🔊 Hear it"
+#: (``go:hear:<key>``), which reads the message and its buttons aloud.
+OFFERS: dict[str, Buttons] = {
+    **END_BUTTONS,
+    "next.menu": WHAT_NEXT_BUTTONS,
+    "addback.offer": ADD_BACK_BUTTONS,
+    "stuck.offer": ASK_STAFF_BUTTONS,
+}
 #: The most declined skills offered back at once (then "Something else").
 ADD_BACK_MAX = 5
 

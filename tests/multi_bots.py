@@ -26,14 +26,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
-from tests.botapi_peer import TOKEN, BotApiPeer
+from tests.botapi_peer import TOKEN, BotApiPeer, running_peer
 
 ROOT = Path(__file__).resolve().parent.parent
 SKILLSPARK = ROOT / ".venv" / "bin" / "skillspark"
 SECRET = "multi-process-webhook-secret"
 PUBLIC_URL = "https://bots.example.internal/skillspark/hook"
+
+
+#: The test PostgreSQL (CI sets it); the tests that use these fixtures skip without it.
+PG_URL = os.environ.get("SKILLSPARK_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture
+def peer() -> Iterator[BotApiPeer]:
+    """A running loopback Bot API peer."""
+    with running_peer() as p:
+        yield p
+
+
+@pytest.fixture
+def db_url() -> Iterator[str]:
+    """A fresh schema on the test PostgreSQL: the URL whose connections use it."""
+    with pg_schema(PG_URL) as url:
+        yield url
 
 
 def free_port() -> int:

@@ -9,11 +9,9 @@ the ``alembic_version`` row set back one revision.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +22,20 @@ from sqlalchemy.engine import make_url
 
 from bot.telegram.serve import LIVE_PATH, READY_PATH
 from storage.db import alembic_config
-from tests.botapi_peer import BotApiPeer, running_peer
-from tests.multi_bots import Bot, free_port, get, pg_schema, start_bot, sync_url, wait_ready
+from tests.botapi_peer import BotApiPeer
+from tests.multi_bots import (
+    PG_URL,
+    Bot,
+    db_url,
+    free_port,
+    get,
+    peer,
+    start_bot,
+    sync_url,
+    wait_ready,
+)
 
-PG_URL = os.environ.get("SKILLSPARK_TEST_DATABASE_URL", "")
+__all__ = ["db_url", "peer"]  # fixtures shared with the other multi-process tests
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs SKILLSPARK_TEST_DATABASE_URL")
 
 
@@ -116,18 +124,6 @@ def execute(url: str, sql: str, **params: Any) -> None:
             conn.execute(sa.text(sql), params)
     finally:
         engine.dispose()
-
-
-@pytest.fixture
-def peer() -> Iterator[BotApiPeer]:
-    with running_peer() as p:
-        yield p
-
-
-@pytest.fixture
-def db_url() -> Iterator[str]:
-    with pg_schema(PG_URL) as url:
-        yield url
 
 
 def test_webhook_server_health_live_always_ready_only_when_all_is_ready(

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.botapi_peer import BotApiPeer, running_peer
-from tests.multi_bots import pg_schema, run_load
+from tests.botapi_peer import BotApiPeer
+from tests.multi_bots import PG_URL, db_url, peer, run_load
 
-PG_URL = os.environ.get("SKILLSPARK_TEST_DATABASE_URL", "")
+__all__ = ["db_url", "peer"]  # fixtures shared with the other multi-process tests
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs SKILLSPARK_TEST_DATABASE_URL")
 #: The issue's load: 2,000 updates for 200 chats (about 2 minutes on 2 cores, the
 #: per-chat pacing of replies dominates); bench/multi_process.py prints the figures.
 #: SKILLSPARK_MULTI_CHATS=50 makes a quicker run while working on it.
 CHATS = int(os.environ.get("SKILLSPARK_MULTI_CHATS", "200"))
-
-
-@pytest.fixture
-def peer() -> Iterator[BotApiPeer]:
-    with running_peer() as p:
-        yield p
-
-
-@pytest.fixture
-def db_url() -> Iterator[str]:
-    with pg_schema(PG_URL) as url:
-        yield url
 
 
 def test_two_processes_answer_every_update_once_in_order_through_a_kill(

@@ -330,6 +330,7 @@ async def test_the_command_menu_is_registered_for_private_chats(
         "pause",
         "resume",
         "stop",
+        "settings",
     ]
     assert commands[2]["description"] == TEXTS["telegram.command.myskills"]
 

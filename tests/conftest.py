@@ -118,6 +118,29 @@ async def runtime_for(db: Database, tmp_path: Path, **extra: object) -> AsyncIte
         yield rt
 
 
+#: Set to 1 (CI does, in .ci/run): a test that needs a system tool the project
+#: installs (espeak-ng, chromium, the emoji font) fails when it is missing,
+#: instead of being skipped, so a green run means every capability was tested.
+REQUIRE_TOOLS = "SKILLSPARK_REQUIRE_TOOLS"
+
+
+def needs_tool(present: bool, reason: str) -> pytest.MarkDecorator:
+    """Skip a test when a system tool is missing, or fail it when CI requires the tools."""
+    if present:
+        return pytest.mark.skipif(False, reason=reason)
+    if os.environ.get(REQUIRE_TOOLS) == "1":
+        return pytest.mark.missing_tool(f"{REQUIRE_TOOLS}=1 but {reason}")
+    return pytest.mark.skip(reason=reason)
+
+
+@pytest.fixture(autouse=True)
+def _fail_when_a_required_tool_is_missing(request: pytest.FixtureRequest) -> None:
+    """A test marked by :func:`needs_tool` as missing a required tool fails at once."""
+    marker = request.node.get_closest_marker("missing_tool")
+    if marker is not None:
+        pytest.fail(str(marker.args[0]), pytrace=False)
+
+
 @pytest.fixture
 async def anyio_backend() -> AsyncIterator[str]:
     """pytest-asyncio is the runner; this keeps anyio-based plugins quiet."""

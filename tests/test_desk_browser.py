@@ -21,7 +21,7 @@ from bot.nudges.pacer import Pacer
 from bot.nudges.sender import NudgeService
 from storage.models_nudges import Opportunity, PeerMatch
 from tests.botapi_peer import BotApiPeer
-from tests.conftest import Database, shared_parts
+from tests.conftest import Database, needs_tool, shared_parts
 from tests.desk_support import NORTH_STAFF, PASSWORD, RunningDesk, desk_for
 from tests.test_nudges_support import FakeClock, outbox, peer_bot, peer_sender
 
@@ -37,8 +37,8 @@ ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="chromium is not installed (make browser installs it)"
+pytestmark = needs_tool(
+    Path(CHROMIUM).exists(), "chromium is not installed (make browser installs it)"
 )
 
 

@@ -11,6 +11,7 @@ from bot.settings import PROJECT_ROOT
 from bot.skills import card
 from bot.skills.taxonomy import load_taxonomy
 from bot.types import FoundSkill, SkillInfo
+from tests.conftest import needs_tool
 
 
 def some_skills(ids: list[str]) -> list[SkillInfo]:
@@ -81,7 +82,7 @@ def test_card_without_emoji_font_draws_circles(monkeypatch: pytest.MonkeyPatch) 
     )
 
 
-@pytest.mark.skipif(not card.has_emoji_font(), reason="no colour emoji font on this machine")
+@needs_tool(card.has_emoji_font(), "no colour emoji font on this machine (make fonts installs it)")
 def test_emoji_are_drawn_in_colour() -> None:
     """With the emoji font, the emoji area holds many colours (a picture, not a circle)."""
     image = open_png(card.render_card("Sam", some_skills(["walking_dogs"]), []))

@@ -18,12 +18,12 @@ from bot.settings import Settings
 from bot.speech import Speech, personal_keys, speakable, speech_from_settings
 from bot.speech.synth import decode_ogg, note_key
 from bot.types import Incoming, MemberKey, Reply
-from tests.conftest import Database, runtime_for
+from tests.conftest import Database, needs_tool, runtime_for
 from tests.test_console import run_cli
 
 PRESS = "🔊 The buttons say:"
-needs_espeak = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (make deps installs it)"
+needs_espeak = needs_tool(
+    shutil.which("espeak-ng") is not None, "espeak-ng is not installed (make deps installs it)"
 )
 
 

@@ -26,11 +26,12 @@ from bot.telegram.limiter import PacedRateLimiter
 from bot.types import Button, Incoming, Reply
 from storage.inbox import MemoryInbox
 from tests.botapi_peer import TOKEN, BotApiPeer
+from tests.conftest import needs_tool
 from tests.test_telegram_channel import TEXTS, ScriptedEngine, until
 
 PRESS = "🔊 The buttons say:"
-needs_espeak = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (make deps installs it)"
+needs_espeak = needs_tool(
+    shutil.which("espeak-ng") is not None, "espeak-ng is not installed (make deps installs it)"
 )
 QUESTION = Reply(
     "q.cooking",

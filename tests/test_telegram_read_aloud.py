@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.speech.text import SPEECH_PRESS, speakable
 from tests.botapi_peer import BotApiPeer
 from tests.chat import CONSENT_EXPLAINED
+from tests.conftest import needs_tool
 from tests.test_speech_telegram import decoded_seconds
 from tests.test_telegram_e2e import (
     BotProcess,
@@ -39,7 +40,7 @@ from tests.test_telegram_help import (
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed"),
+    needs_tool(shutil.which("espeak-ng") is not None, "espeak-ng is not installed"),
 ]
 MEMBER, STAFF_ID = 5101, 7102
 ROOT = Path(__file__).resolve().parent.parent

@@ -104,7 +104,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"({turns} turns, {args.members} members at once)"
             )
             if profile:
-                pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile_lines)
+                pstats.Stats(profile).sort_stats(args.profile_sort).print_stats(args.profile_lines)
 
 
 def main() -> None:
@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile-sort", default="cumulative", help="cumulative or tottime")
     parser.add_argument("--profile-lines", type=int, default=45)
     parser.add_argument("--threaded-sqlite", action="store_true", help="aiosqlite's own threads")
     asyncio.run(run(parser.parse_args()))

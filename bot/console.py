@@ -112,9 +112,7 @@ class ConsoleChat:
         for reply in replies:
             if not reply.voice:
                 continue
-            labels = [button.label for button in reply.buttons]
-            personal = reply.key in self.personal
-            note = await self.speech.voice_note(reply.text, labels, personal=personal)
+            note = await self.speech.reply_note(reply, self.personal)
             if note is None:
                 continue
             key = re.sub(r"[^A-Za-z0-9_.-]+", "_", reply.key)[:60]

@@ -89,7 +89,9 @@ class Reply:
     emoji are not read out). The engine decides when; the channel makes the audio.
     ``voice_only`` (with ``voice``): the text is already on screen (a "Hear it"
     tap), so send only the voice note; a channel that cannot make audio sends
-    the text instead.
+    the text instead. ``read_first``: the (key, text) of the turn's earlier
+    messages, read in the same voice note before this one's text, so a member
+    who listens gets one note a turn.
     """
 
     key: str
@@ -100,6 +102,11 @@ class Reply:
     document: tuple[str, bytes] | None = None  # (file name, content)
     voice: bool = False
     voice_only: bool = False
+    read_first: tuple[tuple[str, str], ...] = ()
+
+    def spoken(self) -> str:
+        """The words its voice note reads: the earlier messages first, then its own."""
+        return "\n".join([*(text for _, text in self.read_first), self.text])
 
 
 # --------------------------------------------------------------------------- NLU

@@ -17,7 +17,7 @@ from bot.console import ConsoleChat
 from bot.settings import Settings
 from bot.speech import Speech, personal_keys, speakable, speech_from_settings
 from bot.speech.synth import decode_ogg, note_key
-from bot.types import Incoming, MemberKey, Reply
+from bot.types import Button, Incoming, MemberKey, Reply
 from tests.conftest import Database, needs_tool, runtime_for
 from tests.test_console import run_cli
 
@@ -140,6 +140,30 @@ async def test_a_note_with_the_members_name_is_not_kept_on_disk(tmp_path: Path) 
     note = await speech.voice_note("😊 Nice to meet you, Priya.", personal=True)
     assert note is not None and note.duration > 0.5
     assert kept_notes(tmp_path) == []
+    speech.close()
+
+
+@needs_espeak
+async def test_one_note_reads_the_turn_and_a_name_anywhere_in_it_keeps_it_off_disk(
+    tmp_path: Path,
+) -> None:
+    """A turn's note reads its earlier messages first; a name in any of them: not on disk."""
+    speech = Speech(cache_dir=tmp_path)
+    question = Reply(
+        "q.tea",
+        "☕ Do you make tea?",
+        buttons=(Button("yes", "✅ Yes"),),
+        voice=True,
+        read_first=(("resume.welcome_back", "👋 Welcome back, Priya."),),
+    )
+    alone = await speech.voice_note(question.text, ["✅ Yes"])
+    note = await speech.reply_note(question, personal_keys={"resume.welcome_back"})
+    assert alone is not None and note is not None
+    assert note.duration > alone.duration + 0.8  # "Welcome back, Priya." is read too
+    assert len(kept_notes(tmp_path)) == 1  # only the question alone was kept
+    fixed = replace(question, read_first=(("answer.thanks", "🙏 Thank you."),))
+    assert await speech.reply_note(fixed, personal_keys={"resume.welcome_back"}) is not None
+    assert len(kept_notes(tmp_path)) == 2  # fixed words only: kept for everyone
     speech.close()
 
 

@@ -9,6 +9,7 @@ question again). Each step is a small helper, so later stories can reuse them.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,15 @@ def sends_since(peer: BotApiPeer, mark: int) -> list[str]:
 
 
 def assert_voice_matches(
-    peer: BotApiPeer, content: Content, ogg: bytes, message: Message, *, buttons: bool = True
+    peer: BotApiPeer, content: Content, ogg: bytes, messages: list[Message]
 ) -> None:
-    """The note is real OGG/Opus and as long as its words take to say (about 140 a minute)."""
-    labels = [b["text"] for b in peer.buttons(message)] if buttons else []
-    words = speakable(message["text"], labels, content.text(SPEECH_PRESS, "en"))
+    """The note is real OGG/Opus, as long as the messages' words and the last one's buttons.
+
+    Their words take about 140 a minute to say (``SKILLSPARK_SPEECH_SPEED``).
+    """
+    labels = [b["text"] for b in peer.buttons(messages[-1])]
+    text = "\n".join(m["text"] for m in messages)
+    words = speakable(text, labels, content.text(SPEECH_PRESS, "en"))
     count = len(words.split())
     seconds = decoded_seconds(ogg)
     assert count / 3.5 <= seconds <= count / 1.5 + 1.0, (words, seconds)
@@ -90,21 +95,13 @@ def tap_and_wait(peer: BotApiPeer, sam: Message, message: Message, choice: str) 
     return shown
 
 
-def voiced_messages(peer: BotApiPeer, mark: int) -> list[tuple[Message, bytes]]:
-    """Wait until every text message since ``mark`` has its voice note; pair them in order."""
-    peer.wait_for(
-        lambda: (
-            (
-                len(peer.voices(MEMBER, mark))
-                == len([m for m in peer.sent(MEMBER, mark) if "text" in m])
-            )
-            or None
-        ),
-        60,
-        "a voice note for each message",
-    )
-    texts = [m for m in peer.sent(MEMBER, mark) if "text" in m]
-    return list(zip(texts, peer.voices(MEMBER, mark), strict=True))
+def heard_turn(peer: BotApiPeer, mark: int) -> tuple[list[Message], bytes]:
+    """The turn's messages since ``mark`` and its one voice note, sent after the last message."""
+    ogg = peer.wait_for(lambda: peer.voices(MEMBER, mark) or None, 60, "the turn's voice note")
+    time.sleep(0.5)  # a second note would come right after the first: there must be none
+    assert len(peer.voices(MEMBER, mark)) == 1, "one voice note a turn"
+    assert sends_since(peer, mark)[-1] == "sendVoice", "the note follows the turn's last message"
+    return [m for m in peer.sent(MEMBER, mark) if "text" in m], ogg[0]
 
 
 def start_and_choose_read_aloud(peer: BotApiPeer, content: Content, sam: Message) -> Message:
@@ -125,25 +122,27 @@ def start_and_choose_read_aloud(peer: BotApiPeer, content: Content, sam: Message
     mark = peer.mark()
     consent = tap_and_wait(peer, sam, asked, "read_to_me")
     assert consent["text"] == say(content, "onboarding.consent")
-    # what saying yes means (1 idea a message), then the question: each one heard
-    pairs = voiced_messages(peer, mark)
-    assert len(pairs) == 1 + len(CONSENT_EXPLAINED)
-    for message, ogg in pairs:
-        assert_voice_matches(peer, content, ogg, message, buttons=message is pairs[-1][0])
+    # what saying yes means (1 idea a message), then the question: 1 note reads them all
+    messages, ogg = heard_turn(peer, mark)
+    assert [m["text"] for m in messages] == [
+        *(say(content, key) for key in CONSENT_EXPLAINED),
+        consent["text"],
+    ]
+    assert_voice_matches(peer, content, ogg, messages)
     return consent
 
 
 def consent_and_reach_question(
     peer: BotApiPeer, content: Content, sam: Message, consent: Message
 ) -> Message:
-    """Yes, OK, OK, a feeling and the food topic: every message comes with its voice note."""
+    """Yes, OK, OK, a feeling and the food topic: every turn comes with its voice note."""
     shown = consent
     for choice in ("yes", "ok", "ok", "feel_ok", "topic:food"):
         mark = peer.mark()
         shown = tap_and_wait(peer, sam, shown, choice)
-        pairs = voiced_messages(peer, mark)
-        assert pairs[-1][0]["message_id"] == shown["message_id"]
-        assert_voice_matches(peer, content, pairs[-1][1], shown)
+        messages, ogg = heard_turn(peer, mark)
+        assert messages[-1]["message_id"] == shown["message_id"]
+        assert_voice_matches(peer, content, ogg, messages)
     assert shown["text"] == question_text(content)
     return shown
 
@@ -157,7 +156,7 @@ def hear_it(peer: BotApiPeer, content: Content, sam: Message, question: Message)
     assert sends_since(peer, mark) == ["sendVoice"]
     assert peer.buttons(question), "the question keeps its buttons"
     (ogg,) = peer.voices(MEMBER, mark)
-    assert_voice_matches(peer, content, ogg, question)  # its buttons are read too
+    assert_voice_matches(peer, content, ogg, [question])  # its buttons are read too
 
 
 def send_voice_note(peer: BotApiPeer, content: Content, sam: Message, question: Message) -> None:
@@ -192,7 +191,10 @@ def test_a_member_who_reads_little_hears_the_bot(
         # stuck twice: the offer of a person comes with its voice note too
         mark = peer.mark()
         offer = get_stuck_twice(peer, sam, content)
-        assert any(m["message_id"] == offer["message_id"] for m, _ in voiced_messages(peer, mark))
+        # 2 turns, 2 notes; the second turn ends with the offer, and its note reads it
+        peer.wait_for(lambda: len(peer.voices(MEMBER, mark)) == 2 or None, 60, "2 voice notes")
+        assert sends_since(peer, mark)[-1] == "sendVoice"
+        assert [m for m in peer.sent(MEMBER, mark) if "text" in m][-1]["text"] == offer["text"]
         mark = peer.mark()
         ask_staff(peer, sam, offer, content)
         again = peer.wait_text(MEMBER, question["text"], mark, timeout=60)  # back to the question

@@ -197,6 +197,20 @@ SETTINGS_TOGGLES: dict[str, str] = {
 }
 
 
+def _read_aloud(replies: list[Reply]) -> None:
+    """One voice note a turn: the last message reads every message of the turn before it.
+
+    A "Hear it" reply already is its own note; a file (my data) is not read.
+    """
+    if any(r.voice for r in replies):
+        return
+    last = next((i for i in range(len(replies) - 1, -1, -1) if replies[i].document is None), None)
+    if last is None:
+        return
+    before = tuple((r.key, r.text) for r in replies[:last] if r.document is None and r.text)
+    replies[last] = replace(replies[last], voice=True, read_first=before)
+
+
 class Engine(Prompts):
     """Walks members through onboarding and the topic flows, keeping all state in the database."""
 
@@ -302,10 +316,7 @@ class Engine(Prompts):
                 (i, draw) for i, draw in turn.drawings if turn.replies[i].document is not None
             ]
         if read:
-            turn.replies[:] = [
-                r if r.voice or r.document is not None else replace(r, voice=True)
-                for r in turn.replies
-            ]
+            _read_aloud(turn.replies)
 
     async def _draw_pictures(self, turn: Turn) -> None:
         """Draw the turn's pictures in a worker thread, after the transaction.

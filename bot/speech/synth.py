@@ -20,13 +20,14 @@ import shutil
 import subprocess
 import tempfile
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.speech.text import speakable
+from bot.types import Reply
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -188,6 +189,21 @@ class Speech:
             self._words.clear()
         self._words[(text, buttons)] = found
         return found
+
+    async def reply_note(
+        self, reply: Reply, personal_keys: Collection[str] = ()
+    ) -> VoiceNote | None:
+        """The voice note of a reply: its turn's words and its buttons.
+
+        A note that reads a message with the member's name (``personal_keys``)
+        is made on demand and never kept on disk.
+        """
+        keys = (reply.key, *(key for key, _ in reply.read_first))
+        return await self.voice_note(
+            reply.spoken(),
+            [button.label for button in reply.buttons],
+            personal=any(key in personal_keys for key in keys),
+        )
 
     async def voice_note(
         self, text: str, buttons: Sequence[str] = (), *, personal: bool = False

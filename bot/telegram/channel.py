@@ -402,9 +402,7 @@ class TelegramChannel:
         speech = self.speech
         if not reply.voice or speech is None or not speech.available:
             return None
-        labels = [button.label for button in reply.buttons]
-        personal = reply.key in self.personal_keys
-        return asyncio.ensure_future(speech.voice_note(reply.text, labels, personal=personal))
+        return asyncio.ensure_future(speech.reply_note(reply, self.personal_keys))
 
     async def _send_voice(self, bot: Bot, chat_id: int, note: VoiceNote) -> None:
         """Send a voice note: by the file id of an earlier upload, else uploaded (once)."""

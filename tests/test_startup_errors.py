@@ -95,11 +95,9 @@ def test_speech_switched_on_in_a_dotenv_file_without_espeak_ng(tmp_path: Path) -
     assert "espeak-ng is not installed" in line
 
 
-def test_speech_left_at_its_default_does_not_stop_a_machine_without_espeak_ng(
-    tmp_path: Path,
-) -> None:
-    """The default (on) degrades to text only: a fresh machine without root still runs."""
-    line = the_line(
+def line_without_espeak_ng(tmp_path: Path) -> str:
+    """The start-up line with no espeak-ng and a Rasa URL that does not answer (checked next)."""
+    return the_line(
         run_bot(
             tmp_path,
             PATH=str(tmp_path / "empty-bin"),
@@ -107,19 +105,19 @@ def test_speech_left_at_its_default_does_not_stop_a_machine_without_espeak_ng(
             SKILLSPARK_RASA_URL=f"http://127.0.0.1:{free_port()}",
         )
     )
+
+
+def test_speech_left_at_its_default_does_not_stop_a_machine_without_espeak_ng(
+    tmp_path: Path,
+) -> None:
+    """The default (on) degrades to text only: a fresh machine without root still runs."""
+    line = line_without_espeak_ng(tmp_path)
     assert "the Rasa server at" in line  # the next check: a missing espeak-ng was let be
 
 
 def test_speech_switched_off_in_a_dotenv_file_is_not_checked(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("SKILLSPARK_SPEECH_ENABLED=false\n", encoding="utf-8")
-    line = the_line(
-        run_bot(
-            tmp_path,
-            PATH=str(tmp_path / "empty-bin"),
-            SKILLSPARK_NLU_ENABLED="true",
-            SKILLSPARK_RASA_URL=f"http://127.0.0.1:{free_port()}",
-        )
-    )
+    line = line_without_espeak_ng(tmp_path)
     assert "the Rasa server at" in line  # the next check: speech was left alone
 
 

@@ -51,10 +51,12 @@ class Player:
 
 
 async def onboard(engine: Any, player: Player) -> None:
-    """Start, name, "I will read them", consent, the first feeling and the first topic."""
+    """Start, "I will read them", name, consent, the first feeling and the first topic."""
     player.replies = await engine.handle(player.key, Incoming("command", "start"))
+    seq = next(r.seq for r in player.replies if r.buttons)
+    await engine.handle(player.key, Incoming("button", "read_myself", seq))
     player.replies = await engine.handle(player.key, Incoming("text", "Sam"))
-    for choice in ("read_myself", "yes", "ok", "ok", "feel_ok", "topic:food"):
+    for choice in ("yes", "ok", "ok", "feel_ok", "topic:food"):
         seq = next(r.seq for r in player.replies if r.buttons)
         player.replies = await engine.handle(player.key, Incoming("button", choice, seq))
 

@@ -228,8 +228,10 @@ async def onboard(engine: Any, members: list[Member], read: str = "read_myself")
     async def one(member: Member) -> None:
         key = MemberKey("telegram", str(member.chat_id), "Sam")
         replies = await engine.handle(key, Incoming("command", "start"))
+        seq = next(r.seq for r in replies if r.buttons)
+        await engine.handle(key, Incoming("button", read, seq))
         replies = await engine.handle(key, Incoming("text", "Sam"))
-        for choice in (read, "yes", "ok", "ok", "feel_ok", "topic:food"):
+        for choice in ("yes", "ok", "ok", "feel_ok", "topic:food"):
             seq = next(r.seq for r in replies if r.buttons)
             replies = await engine.handle(key, Incoming("button", choice, seq))
         prompt = next(r for r in replies if r.buttons)

@@ -43,6 +43,11 @@ COMMANDS: tuple[str, ...] = (
 HEAR = "hear"
 
 
+def is_hear(choice: str) -> bool:
+    """True for a "🔊 Hear it" button: a question's (``hear``) or an offer's (``go:hear:<key>``)."""
+    return choice == HEAR or choice.startswith(f"go:{HEAR}:")
+
+
 @dataclass(frozen=True)
 class MemberKey:
     """Who is talking: a channel plus that channel's id for the person."""

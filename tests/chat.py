@@ -70,8 +70,8 @@ class Chat:
         ``topic=None`` stops at the topic choice.
         """
         await self.cmd("start")
-        await self.say(name)
         await self.press("read_myself")
+        await self.say(name)
         await self.press("yes")
         await self.press("ok")
         await self.press("ok")

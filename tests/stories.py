@@ -8,6 +8,8 @@ Story steps:
 - ``action: <message key>``: the bot says that message next.
 - ``checkpoint: onboarded`` (first step only): a member who finished onboarding and
   chose the first topic; the story continues from its intro.
+- ``checkpoint: choosing`` (first step only): a member who finished onboarding and is
+  at the first topic choice (nothing chosen yet).
 - ``checkpoint: topic_<id>`` (first step only): an onboarded member who chose that
   topic first; the story continues from its intro.
 - ``checkpoint: last_topic_<id>`` (first step only): an onboarded member who chose and
@@ -63,6 +65,11 @@ def _entity(step: dict[str, Any], name: str) -> str | None:
 async def _checkpoint(chat: Chat, name: str) -> list[str]:
     """Bring the member to a checkpoint; return the bot keys still to be matched."""
     content = chat.engine.content
+    if name == "choosing":
+        await chat.onboard(topic=None)
+        if chat.keys[-1] != "topic.choose_first":
+            raise StoryFailed(f"checkpoint 'choosing' did not reach the topic choice: {chat.keys}")
+        return []
     if name == "onboarded":
         target = content.topics[0]
     elif name.startswith(("topic_", "last_topic_")):

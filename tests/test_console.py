@@ -43,9 +43,9 @@ def test_scripted_chat_onboards_and_resumes(tmp_path: Path) -> None:
     first = run_cli(
         ["chat", "--member", "t1"],
         tmp_path,
-        # name, "I will read them" (2), consent (1 = Yes), OK, OK, feeling by label,
+        # "I will read them" (2), the name, consent (1 = Yes), OK, OK, feeling by label,
         # the first topic (1), then "No" by label.
-        stdin="Sam\n2\n1\n1\n1\n🙂 OK\n1\n❌ No\n",
+        stdin="2\nSam\n1\n1\n1\n🙂 OK\n1\n❌ No\n",
     )
     assert first.returncode == 0, first.stderr
     out = first.stdout
@@ -72,7 +72,7 @@ def test_scripted_chat_onboards_and_resumes(tmp_path: Path) -> None:
 
 def test_run_without_token_falls_back_to_the_terminal_chat(tmp_path: Path) -> None:
     """`skillspark run` with no Telegram token says so and chats in the terminal."""
-    result = run_cli(["run"], tmp_path, stdin="Robin\n")
+    result = run_cli(["run"], tmp_path, stdin="2\nRobin\n")
     assert result.returncode == 0, result.stderr
     assert "terminal" in result.stderr
     assert "Robin" in result.stdout

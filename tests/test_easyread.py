@@ -380,7 +380,7 @@ def _consent_sequence() -> list[str]:
 CONSENT_IDEAS = {
     "onboarding.consent_kept": ("keep", "support staff"),
     "onboarding.consent_worries": ("worry", "support staff"),
-    "onboarding.consent_nudges": ("now and then", "/nudges", "stop"),
+    "onboarding.consent_nudges": ("now and then", "settings", "stop"),
     "onboarding.consent_share": ("share a skill", "support staff"),
     "onboarding.consent_swaps": ("swap skills", "only your support staff"),
     "onboarding.consent_how_long": ("2 years", "delete"),

@@ -44,9 +44,9 @@ def one_note(replies: list[Reply]) -> bool:
 async def onboard_reading_aloud(chat: Chat) -> None:
     """Onboard choosing "🔊 Read to me", up to the first topic question."""
     await chat.cmd("start")
-    await chat.say("Sam")
     assert chat.keys[-1] == "onboarding.read_aloud"
     await chat.press("read_to_me")
+    await chat.say("Sam")
     await chat.press("yes")
     await chat.press("ok")
     await chat.press("ok")
@@ -60,11 +60,12 @@ async def test_read_aloud_chosen_in_onboarding_reads_every_turn_in_one_note(
     async with runtime_for(sqlite_db, tmp_path) as rt:
         chat = Chat(rt.engine)
         await chat.cmd("start")
-        await chat.say("Sam")
         assert all(not r.voice for r in chat.last)
         await chat.press("read_to_me")
-        assert chat.keys == [*CONSENT_EXPLAINED, "onboarding.consent"]
-        assert one_note(chat.last)  # 8 messages, 1 voice note that reads them all
+        assert chat.keys == ["onboarding.ask_name"] and one_note(chat.last)
+        await chat.say("Sam")
+        assert chat.keys == ["onboarding.nice_to_meet", *CONSENT_EXPLAINED, "onboarding.consent"]
+        assert one_note(chat.last)  # 9 messages, 1 voice note that reads them all
         # nothing is stored before consent: not the member's choice either
         member = await member_row(rt)
         assert member.preferences == {}
@@ -96,8 +97,8 @@ async def test_no_consent_keeps_no_preference(sqlite_db: Database, tmp_path: Pat
     async with runtime_for(sqlite_db, tmp_path) as rt:
         chat = Chat(rt.engine)
         await chat.cmd("start")
-        await chat.say("Alex")
         await chat.press("read_to_me")
+        await chat.say("Alex")
         await chat.press("no")
         assert chat.keys == ["onboarding.consent_no"]
         assert (await member_row(rt)).preferences == {}
@@ -150,19 +151,21 @@ async def test_settings_toggles_and_survive_a_restart(sqlite_db: Database, tmp_p
         question = chat.last[-1]
         await chat.cmd("settings")
         assert chat.keys == ["settings.menu"]
+        # each button says what a tap does
         labels = [b.label for b in chat.last[0].buttons]
-        assert labels[:3] == [
-            rt.content.text("button.read_aloud_is_off", "en"),
-            rt.content.text("button.fewer_pictures_off", "en"),
-            rt.content.text("button.settings_done", "en"),
+        assert labels[:2] == [
+            rt.content.text("button.read_to_me", "en"),
+            rt.content.text("button.pictures_fewer", "en"),
         ]
-        await chat.press("toggle_read")
-        assert chat.keys == ["settings.menu"] and chat.last[0].voice
+        assert chat.choices[-2:] == ["done", "hear"]
+        await chat.press("toggle_read")  # what changed is said, then the menu again
+        assert chat.keys == ["settings.read_on", "settings.menu"] and one_note(chat.last)
         await chat.press("toggle_pictures")
-        labels = [b.label for b in chat.last[0].buttons]
+        assert chat.keys == ["settings.fewer_pictures", "settings.menu"]
+        labels = [b.label for b in chat.last[-1].buttons]
         assert labels[:2] == [  # fewer pictures is on: plain words on the buttons
-            without_picture(rt.content.text("button.read_aloud_is_on", "en")),
-            without_picture(rt.content.text("button.fewer_pictures_on", "en")),
+            without_picture(rt.content.text("button.read_stop", "en")),
+            without_picture(rt.content.text("button.pictures_more", "en")),
         ]
         await chat.press("done")
         assert chat.keys == [question.key] and chat.last[0].voice
@@ -192,7 +195,10 @@ async def test_words_turn_reading_and_pictures_on_and_off(
         assert one_note(chat.last)
         await chat.say("Stop reading")
         assert chat.keys == ["settings.read_off", question]
-        assert not any(r.voice for r in chat.last)
+        assert one_note(chat.last)  # "OK, I will stop reading" is heard by who asked
+        await chat.say("fewer pictures")
+        assert not any(r.voice for r in chat.last)  # and from then on, text only
+        await chat.say("more pictures")
         await chat.say("fewer pictures")
         assert chat.keys == ["settings.fewer_pictures", question]
         await chat.say("more pictures")
@@ -251,7 +257,6 @@ async def test_a_voice_note_before_consent_stores_nothing(
     async with runtime_for(sqlite_db, tmp_path) as rt:
         chat = Chat(rt.engine)
         await chat.cmd("start")
-        await chat.say("Sam")
         await chat.other("voice")
         assert chat.keys == ["input.voice", "onboarding.read_aloud"]
         await chat.press("hear")
@@ -280,3 +285,25 @@ async def test_a_message_with_carry_on_buttons_can_be_heard_too(
         assert chat.keys[0] == "input.old_button"
         await chat.press("go:carry_on", seq=0)  # the carry-on button still works
         assert chat.keys[-1] == "confidence.start"
+
+
+async def test_hear_it_on_a_question_also_reads_what_led_to_it(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """Hear it at the consent question reads the 8 messages that explain it, then the question."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.cmd("start")
+        await chat.press("hear")  # before anything is chosen: the welcome and the question
+        (heard,) = chat.last
+        assert [key for key, _ in heard.read_first] == ["onboarding.welcome"]
+        await chat.press("read_myself")
+        await chat.say("Sam")
+        explained = [r.text for r in chat.last[:-1]]
+        await chat.press("hear")
+        (heard,) = chat.last
+        assert heard.key == "onboarding.consent" and heard.voice_only
+        assert [text for _, text in heard.read_first] == explained
+        assert "Sam" in heard.spoken()  # "Nice to meet you, Sam": a note kept off disk
+        await chat.press("yes")  # the question still answers
+        assert chat.keys[0] == "onboarding.consent_thanks"

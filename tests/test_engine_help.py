@@ -78,8 +78,8 @@ async def test_try_again_after_consent_refused(database: Database, tmp_path: Pat
     async with runtime_for(database, tmp_path) as rt:
         chat = Chat(rt.engine)
         await chat.cmd("start")
-        await chat.say("Sam")
         await chat.press("read_myself")
+        await chat.say("Sam")
         await chat.press("no")
         assert chat.keys[-1] == "onboarding.consent_no"
         assert go_buttons(chat) == ["go:try_again"]
@@ -87,7 +87,7 @@ async def test_try_again_after_consent_refused(database: Database, tmp_path: Pat
     async with runtime_for(database, tmp_path) as rt:
         chat = Chat(rt.engine)
         await chat.press("go:try_again", seq=0)
-        assert chat.keys == ["onboarding.welcome", "onboarding.ask_name"]
+        assert chat.keys == ["onboarding.welcome", "onboarding.read_aloud"]
 
 
 async def test_what_next_buttons(database: Database, tmp_path: Path) -> None:
@@ -207,13 +207,13 @@ async def test_typing_ask_staff_asks_for_a_person_at_any_time(
     async with runtime_for(database, tmp_path) as rt:
         chat = Chat(rt.engine)
         await chat.cmd("start")
+        await chat.press("read_myself")
         await chat.say("Kim")
         asked = chat.keys[-1]
         await chat.say("Ask staff")
         assert chat.keys == ["stuck.asked", asked]
         (alert,) = await alerts(rt)
         assert alert.kind == "help" and "typed that they would like to ask staff" in alert.text
-        await chat.press("read_myself")
         await chat.press("yes")
         await chat.say("talk to a person")
         assert chat.keys[0] == "stuck.already"  # one request each half hour is enough
@@ -275,3 +275,54 @@ def test_the_desk_names_help_alerts_plainly() -> None:
     from bot.desk.app import ALERT_WORDS
 
     assert ALERT_WORDS["help"] == "🙋 A member asked for help"
+
+
+async def test_own_words_wait_until_the_question_in_hand_is_answered(
+    database: Database, tmp_path: Path
+) -> None:
+    """ "Add a skill" while a skill waits for a yes: finish that first; "Not now" goes back."""
+    async with runtime_for(database, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        await chat.press("yes")
+        assert chat.keys[-1] == "skill.several"
+        await chat.say("add a skill")
+        assert chat.keys == ["own.finish_first", "skill.several"]
+        await chat.press("several_yes")
+        question = chat.keys[-1]
+        await chat.say("add a skill")
+        assert chat.keys == ["own.ask"]
+        assert go_buttons(chat) == ["go:where"]
+        await chat.press("go:where", seq=0)
+        assert chat.keys == [question]
+        await chat.say("I can also make cakes")  # own words still work any time
+        assert chat.keys == ["skill.found"]
+
+
+async def test_words_the_topic_choice_does_not_understand_count_as_stuck(
+    database: Database, tmp_path: Path
+) -> None:
+    """Twice not understood at the topic choice: "Ask staff" is offered there too."""
+    async with runtime_for(database, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard(topic=None)
+        await chat.say("zzqx blorp")
+        assert "stuck.offer" not in chat.keys
+        await chat.say("zzqx blorp")
+        assert chat.keys[-1] == "stuck.offer"
+
+
+async def test_after_no_to_consent_ask_staff_still_asks_a_person(
+    database: Database, tmp_path: Path
+) -> None:
+    """A member who said no can still ask for a person by typing; nothing else is kept."""
+    async with runtime_for(database, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.cmd("start")
+        await chat.press("read_myself")
+        await chat.say("Sam")
+        await chat.press("no")
+        await chat.say("ask staff")
+        assert chat.keys[0] == "stuck.asked"
+        (alert,) = await alerts(rt)
+        assert alert.kind == "help"

@@ -110,8 +110,8 @@ async def test_typed_nudges_off_and_on_in_the_terminal(sqlite_db: Database, tmp_
         out = io.StringIO()
         chat = ConsoleChat(rt.engine, MemberKey("local", "t9"), out, interactive=False)
         await chat.send(Incoming("command", "start"))
-        await chat.send(chat.to_incoming("Kim\n"))
         await chat.send(Incoming("button", "read_myself", chat.seq))
+        await chat.send(chat.to_incoming("Kim\n"))
         await chat.send(Incoming("button", "yes", chat.seq))
         async with rt.sessionmaker() as session:
             assert (await session.execute(select(Member.consent))).scalar_one() is True

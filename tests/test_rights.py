@@ -83,6 +83,7 @@ async def test_forget_erases_everything_but_a_tombstone(database: Database, tmp_
         assert chat.keys == ["forget.confirm"]
         await chat.press("forget_yes")
         assert chat.keys == ["forget.done"]
+        assert chat.last[0].buttons[0].choice == "go:try_again"  # start again
         assert await _rows_about(rt, member_id) == {}
         async with rt.sessionmaker() as session:
             tomb = (await session.execute(select(AuditEvent))).scalars().all()
@@ -97,7 +98,7 @@ async def test_forget_erases_everything_but_a_tombstone(database: Database, tmp_
         assert len(notices) == 1 and str(member_id) in notices[0].text
         # Coming back starts again as a new member.
         await chat.say("hello")
-        assert chat.keys == ["onboarding.welcome", "onboarding.ask_name"]
+        assert chat.keys == ["onboarding.welcome", "onboarding.read_aloud"]
 
 
 async def test_stop_offers_a_break_or_deleting(sqlite_db: Database, tmp_path: Path) -> None:

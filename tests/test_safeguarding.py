@@ -73,7 +73,7 @@ def test_scripted_chat_logs_no_secrets_or_member_text(tmp_path: Path) -> None:
     }
     result = subprocess.run(
         [SKILLSPARK, "chat", "--member", "logs"],
-        input="Quentin\n1\n1\n1\n2\ni mend bicycles for my neighbour\nmy carer hits me\n",
+        input="2\nQuentin\n1\n1\n1\n2\n1\ni mend bicycles for my neighbour\nmy carer hits me\n",
         capture_output=True,
         text=True,
         env=env,

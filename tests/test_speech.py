@@ -8,7 +8,6 @@ import logging
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import soundfile
@@ -223,25 +222,6 @@ def test_settings_turn_speech_off_or_choose_the_cache(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ terminal chat
 
 
-class ReadAloud:
-    """Wraps the real engine and asks for every reply to be read aloud.
-
-    The engine sets ``Reply.voice`` itself for read-aloud members (another
-    branch); until then this stands in for that choice.
-    """
-
-    def __init__(self, engine: Any) -> None:
-        """Wrap ``engine``."""
-        self.engine = engine
-        self.extensions = engine.extensions
-
-    async def handle(self, member: Any, incoming: Any, **kwargs: Any) -> list[Reply]:
-        """The engine's replies, each with ``voice=True``."""
-        return [
-            replace(r, voice=True) for r in await self.engine.handle(member, incoming, **kwargs)
-        ]
-
-
 @needs_espeak
 async def test_the_terminal_chat_saves_each_voice_reply(
     sqlite_db: Database, tmp_path: Path
@@ -252,7 +232,7 @@ async def test_the_terminal_chat_saves_each_voice_reply(
     async with runtime_for(sqlite_db, tmp_path) as rt:
         speech = Speech(cache_dir=tmp_path / "cache", press=PRESS)
         chat = ConsoleChat(
-            ReadAloud(rt.engine),  # type: ignore[arg-type]
+            rt.engine,
             MemberKey("local", "voice-1"),
             out,
             False,
@@ -261,6 +241,8 @@ async def test_the_terminal_chat_saves_each_voice_reply(
             personal=personal_keys(rt.content),
         )
         await chat.send(Incoming("command", "start"))
+        assert not chat.saved  # not read aloud before the member asks
+        await chat.send(Incoming("button", "read_to_me", chat.seq))
         await chat.send(Incoming("text", "Sam"))
         speech.close()
     assert chat.saved and all(p.parent == audio for p in chat.saved)
@@ -268,15 +250,20 @@ async def test_the_terminal_chat_saves_each_voice_reply(
         info = soundfile.info(path)
         assert (info.format, info.subtype) == ("OGG", "OPUS") and info.duration > 0.5
     assert "(voice note: " in out.getvalue()
-    # "Nice to meet you, Sam" has the name in it: made for the chat, not kept in the cache
-    assert any("nice_to_meet" in p.name for p in chat.saved)
-    assert len(kept_notes(tmp_path / "cache")) == len(chat.saved) - 1
+    # 1 note a turn: the name question, then "Nice to meet you, Sam" and the consent
+    # messages; that one has the name in it: made for the chat, not kept in the cache
+    assert [p.name.split("-", 1)[1] for p in chat.saved] == [
+        "onboarding.ask_name.ogg",
+        "onboarding.consent.ogg",
+    ]
+    assert len(kept_notes(tmp_path / "cache")) == 1
 
 
 def test_the_chat_command_takes_an_audio_folder(tmp_path: Path) -> None:
     done = run_cli(
-        ["chat", "--member", "a1", "--audio", str(tmp_path / "notes")], tmp_path, "Sam\n"
-    )
+        ["chat", "--member", "a1", "--audio", str(tmp_path / "notes")], tmp_path, "1\nSam\n"
+    )  # 1: "Read to me", then the name
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "notes").is_dir()
     assert "Sam" in done.stdout
+    notes = sorted((tmp_path / "notes").glob("*.ogg"))
+    assert len(notes) == 2 and all(soundfile.info(n).subtype == "OPUS" for n in notes)

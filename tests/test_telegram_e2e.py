@@ -198,11 +198,14 @@ def onboard(
     """
     mark = peer.mark()
     peer.command(user, "start")
-    peer.wait_sent(user["id"], 2, mark, timeout=60)
+    asked = peer.wait_buttons(user["id"], mark, timeout=60)
+    mark = peer.mark()
+    peer.tap_button(user, asked, "read_myself")
+    peer.wait_sent(user["id"], 1, mark, timeout=60)
     mark = peer.mark()
     peer.text(user, name)
     peer.wait_buttons(user["id"], mark, timeout=60)
-    for choice in ("read_myself", "yes", "ok", "ok", "feel_ok"):
+    for choice in ("yes", "ok", "ok", "feel_ok"):
         press(peer, user, choice)
     if topic is None:
         return peer.wait_buttons(user["id"])
@@ -228,30 +231,29 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
             "start", "help", "myskills", "pause", "resume", "stop", "settings",
         ]  # fmt: skip
 
-        # /start: typing, then the welcome and the name question
+        # /start: typing, then the welcome and "shall I read my messages to you?"
         mark = peer.mark()
         start = peer.command(sam, "start")
         calls = wait_turn(peer, 5001, mark, 2)
         assert methods(calls) == ["sendChatAction", "sendMessage", "sendMessage"]
         assert [c.params["text"] for c in calls[1:]] == [
             say(content, "onboarding.welcome"),
-            say(content, "onboarding.ask_name"),
+            say(content, "onboarding.read_aloud"),
         ]
-
-        # the name, typed: "shall I read my messages to you?", with buttons
-        mark = peer.mark()
-        peer.text(sam, "Sam")
-        calls = wait_turn(peer, 5001, mark, 2)
-        assert methods(calls) == ["sendChatAction", "sendMessage", "sendMessage"]
         read_aloud = peer.sent(5001, mark)[-1]
-        assert read_aloud["text"] == say(content, "onboarding.read_aloud")
-        # "I will read them": what saying yes means, 1 idea a message, then the
-        # consent question with 2 buttons and Hear it
+
+        # "I will read them", then the name question
         mark = peer.mark()
         peer.tap_button(sam, read_aloud, "read_myself")
+        peer.wait_text(5001, say(content, "onboarding.ask_name"), mark, timeout=60)
+
+        # the name, typed: nice to meet you, what saying yes means (1 idea a message),
+        # then the consent question with 2 buttons and Hear it
+        mark = peer.mark()
+        peer.text(sam, "Sam")
         peer.wait_buttons(5001, mark, timeout=60)
         assert [m["text"] for m in peer.sent(5001, mark)[:-1]] == [
-            say(content, key) for key in CONSENT_EXPLAINED
+            say(content, key) for key in ("onboarding.nice_to_meet", *CONSENT_EXPLAINED)
         ]
         consent = peer.sent(5001, mark)[-1]
         assert consent["text"] == say(content, "onboarding.consent")
@@ -400,11 +402,12 @@ def test_a_crash_after_confirming_loses_nothing_and_the_member_sees_where_they_a
     try:
         wait_polling(peer, first)
         peer.command(ana, "start")
-        peer.wait_sent(5002, 2, timeout=60)
-        peer.text(ana, "Ana")
-        read_aloud = peer.wait_buttons(5002)
+        read_aloud = peer.wait_buttons(5002, timeout=60)
         mark = peer.mark()
         peer.tap_button(ana, read_aloud, "read_myself")
+        peer.wait_sent(5002, 1, mark, timeout=60)
+        mark = peer.mark()
+        peer.text(ana, "Ana")
         consent = peer.wait_buttons(5002, mark, timeout=60)
         # The bot stores the consent tap and confirms it to Telegram, then dies before replying.
         peer.hold("sendChatAction")
@@ -462,9 +465,13 @@ def test_a_members_distress_reaches_staff_on_telegram(
     try:
         wait_polling(peer, bot)
         peer.command(dee, "start")
-        peer.wait_sent(5005, 2, timeout=60)
+        asked = peer.wait_buttons(5005, timeout=60)
+        mark = peer.mark()
+        peer.tap_button(dee, asked, "read_myself")
+        peer.wait_sent(5005, 1, mark, timeout=60)
+        mark = peer.mark()
         peer.text(dee, "Dee")
-        press(peer, dee, "read_myself")
+        peer.wait_buttons(5005, mark, timeout=60)
         press(peer, dee, "yes")
         mark = peer.mark()
         peer.text(dee, "im so scared of him")
@@ -526,7 +533,7 @@ def test_webhook_mode_needs_the_secret_and_keeps_the_update_before_answering(
         peer.wait_for(lambda: not bot.rows("SELECT * FROM inbound_updates"), 60, "the inbox")
         assert [m["text"] for m in sent] == [
             say(content, "onboarding.welcome", name="Bo"),
-            say(content, "onboarding.ask_name", name="Bo"),
+            say(content, "onboarding.read_aloud", name="Bo"),
         ]
         mark = peer.mark()
         assert peer.push_webhook(start) == 200  # Telegram retries: nothing is said twice

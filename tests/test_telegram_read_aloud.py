@@ -105,13 +105,12 @@ def heard_turn(peer: BotApiPeer, mark: int) -> tuple[list[Message], bytes]:
 
 
 def start_and_choose_read_aloud(peer: BotApiPeer, content: Content, sam: Message) -> Message:
-    """/start, the name, then "🔊 Read to me" by button; returns the consent question."""
+    """/start, "Hear it" and "🔊 Read to me" by button, then the name; the consent question."""
     mark = peer.mark()
     peer.command(sam, "start")
-    peer.wait_sent(MEMBER, 2, mark, timeout=60)
-    mark = peer.mark()
-    peer.text(sam, "Sam")
     asked = peer.wait_buttons(MEMBER, mark, timeout=60)
+    welcome = peer.sent(MEMBER, mark)[0]
+    assert welcome["text"] == say(content, "onboarding.welcome")
     assert asked["text"] == say(content, "onboarding.read_aloud")
     assert [b["text"] for b in peer.buttons(asked)] == [
         say(content, "button.read_to_me"),
@@ -119,13 +118,27 @@ def start_and_choose_read_aloud(peer: BotApiPeer, content: Content, sam: Message
         say(content, "button.hear"),
     ]
     assert not peer.voices(MEMBER, mark)  # not read aloud before the member asks
+    # a member who cannot read the question taps the button with the speaker on it:
+    # the welcome, the question and what the buttons say, as 1 voice note
     mark = peer.mark()
-    consent = tap_and_wait(peer, sam, asked, "read_to_me")
+    peer.tap_button(sam, asked, "hear")
+    (ogg,) = peer.wait_for(lambda: peer.voices(MEMBER, mark) or None, 60, "the heard question")
+    assert sends_since(peer, mark) == ["sendVoice"]
+    assert_voice_matches(peer, content, ogg, [welcome, asked])
+    # "Read to me": from now on each turn comes with its voice note
+    mark = peer.mark()
+    peer.tap_button(sam, asked, "read_to_me")
+    messages, ogg = heard_turn(peer, mark)
+    assert [m["text"] for m in messages] == [say(content, "onboarding.ask_name")]
+    assert_voice_matches(peer, content, ogg, messages)
+    mark = peer.mark()
+    peer.text(sam, "Sam")
+    consent = peer.wait_buttons(MEMBER, mark, timeout=60)
     assert consent["text"] == say(content, "onboarding.consent")
-    # what saying yes means (1 idea a message), then the question: 1 note reads them all
+    # nice to meet you, what saying yes means (1 idea a message), the question: 1 note
     messages, ogg = heard_turn(peer, mark)
     assert [m["text"] for m in messages] == [
-        *(say(content, key) for key in CONSENT_EXPLAINED),
+        *(say(content, key) for key in ("onboarding.nice_to_meet", *CONSENT_EXPLAINED)),
         consent["text"],
     ]
     assert_voice_matches(peer, content, ogg, messages)

@@ -291,6 +291,13 @@ def test_hear_it_always_has_the_last_row_to_itself() -> None:
     markup = keyboard((Button("ok", "👍 OK"), Button("hear", "🔊 Hear it")), 4)
     assert markup is not None
     assert [[b.text for b in row] for row in markup.inline_keyboard] == [["👍 OK"], ["🔊 Hear it"]]
+    # under a message that is not a question (a break): the same
+    markup = keyboard(
+        (Button("go:carry_on", "▶️ Carry on"), Button("go:hear:paused", "🔊 Hear it")), 0
+    )
+    assert markup is not None
+    rows = [[b.text for b in row] for row in markup.inline_keyboard]
+    assert rows == [["▶️ Carry on"], ["🔊 Hear it"]]
 
 
 def test_long_text_is_split_at_sentence_ends_below_the_limit() -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.state import StateData
+from bot.conversation.state import PromptLead, StateData
 from bot.types import Button, FoundSkill, NluResult, Reply
 from storage.models import ConversationState, Member
 
@@ -152,6 +152,9 @@ class Turn:
     not_understood: bool = False
     #: pictures to draw once the transaction is over: (index in replies, draw)
     drawings: list[tuple[int, Callable[[], bytes]]] = field(default_factory=list)
+    #: the messages said so far this turn (key and values): a prompt asked after
+    #: them keeps them, so "Hear it" reads what led to the question too
+    said: list[PromptLead] = field(default_factory=list)
 
     @property
     def lang(self) -> str:

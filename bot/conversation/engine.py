@@ -168,6 +168,9 @@ ENGINE_KEYS: tuple[str, ...] = (
     "button.ask_staff",
     "next.menu",
     "own.ask",
+    "own.finish_first",
+    "button.not_now",
+    "button.start_again",
     "own.kept",
     "own.known",
     "addback.offer",
@@ -182,18 +185,21 @@ ENGINE_KEYS: tuple[str, ...] = (
     "settings.read_off",
     "settings.fewer_pictures",
     "settings.more_pictures",
-    "button.read_aloud_is_on",
-    "button.read_aloud_is_off",
-    "button.fewer_pictures_on",
-    "button.fewer_pictures_off",
+    "button.read_stop",
+    "button.pictures_fewer",
+    "button.pictures_more",
+    "settings.finish_first",
     "button.settings_done",
 )
 
-#: Word commands that set a preference: command -> (preference, value, message key).
-#: What a /settings button changes: choice -> preference.
-SETTINGS_TOGGLES: dict[str, str] = {
-    "toggle_read": preferences.READ_ALOUD,
-    "toggle_pictures": preferences.FEWER_PICTURES,
+#: What a /settings button changes: choice -> (preference, said when off, said when on).
+SETTINGS_TOGGLES: dict[str, tuple[str, str, str]] = {
+    "toggle_read": (preferences.READ_ALOUD, "settings.read_off", "settings.read_on"),
+    "toggle_pictures": (
+        preferences.FEWER_PICTURES,
+        "settings.more_pictures",
+        "settings.fewer_pictures",
+    ),
 }
 
 
@@ -284,9 +290,12 @@ class Engine(Prompts):
                     return []
                 await repo.record_input(session, dedup_key, db_member.id)
             turn = Turn(session, db_member, state, load_data(state.data))
+            # read aloud before the turn counts too: "stop reading", "no" to consent
+            # and "delete my answers" are heard by a member who listens
+            reading = preferences.get(turn, preferences.READ_ALOUD)
             await self._dispatch(turn, incoming, understood)
+            self._as_preferred(turn, reading)
             if not turn.erased:
-                self._as_preferred(turn)
                 now = utcnow()
                 state.phase = derive_phase(state.flow_id, turn.data)
                 await repo.save_state(session, state, dict(turn.data), now)
@@ -299,9 +308,9 @@ class Engine(Prompts):
             await self._draw_pictures(turn)
         return turn.replies
 
-    def _as_preferred(self, turn: Turn) -> None:
-        """Shape the replies as the member prefers: read aloud, fewer pictures."""
-        read = preferences.get(turn, preferences.READ_ALOUD)
+    def _as_preferred(self, turn: Turn, reading: bool) -> None:
+        """Shape the replies as the member prefers: read aloud (before or after), fewer pictures."""
+        read = reading or preferences.get(turn, preferences.READ_ALOUD)
         fewer = preferences.get(turn, preferences.FEWER_PICTURES)
         if fewer:  # one picture at the start of each message, plain buttons, no picture cards
             turn.replies[:] = [
@@ -437,6 +446,10 @@ class Engine(Prompts):
             await self.sessions.distress(turn, u)
             return
         if state.status in NOT_STARTED:
+            command = COMMAND_WORDS.get(plain_words(u.text))
+            if command is not None:  # "ask staff", "help": the command decides
+                await self._command(turn, command)
+                return
             await self.onboarding.start(turn)
             return
         if detect_low_mood(u.text) and not self._asks_feelings(turn):
@@ -556,13 +569,16 @@ class Engine(Prompts):
             await self.show_where(turn)
 
     async def settings_choice(self, turn: Turn, choice: str) -> None:
-        """A /settings button: turn one setting over (the menu again), or done."""
-        key = SETTINGS_TOGGLES.get(choice)
-        if key is None:
+        """A /settings button: turn one setting over and say so (the menu again), or done."""
+        toggle = SETTINGS_TOGGLES.get(choice)
+        if toggle is None:
             self.finish_interrupt(turn, show=False)
             await self.show_where(turn)
             return
-        preferences.set_(turn, key, not preferences.get(turn, key))
+        key, said_off, said_on = toggle
+        now_on = not preferences.get(turn, key)
+        preferences.set_(turn, key, now_on)
+        self.say(turn, said_on if now_on else said_off)
         spec = INTERRUPTS[Interrupt.SETTINGS]
         assert spec.buttons_for is not None
         self.prompt(turn, PromptKind.INTERRUPT, spec.key, spec.buttons_for(turn))

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bot.conversation.context import Turn, TurnContext, Understood
 from bot.conversation.prompts import Part
-from bot.conversation.state import ONBOARDING_FLOW, PendingItem, Status
+from bot.conversation.state import ONBOARDING_FLOW, PendingItem, PromptKind, Status, prompt_kind
 from bot.conversation.tables import (
     ADD_BACK_MAX,
     GO,
@@ -103,6 +103,10 @@ class Help(Part):
 
     async def ask_own_words(self, turn: Turn) -> None:
         """The "Add a skill" button: the next words the member types are a skill."""
+        if not self.can_take_own_words(turn):
+            self.say(turn, "own.finish_first")
+            await self.engine.show_where(turn)
+            return
         turn.data["own_wait"] = True
         self.say(turn, "own.ask")
 
@@ -110,7 +114,8 @@ class Help(Part):
         """True when own words can be taken now (not in onboarding or an interrupt)."""
         return (
             turn.consented
-            and turn.state.flow_id != ONBOARDING_FLOW
+            # onboarding is over at the first topic choice (its flow id is still onboarding's)
+            and (turn.state.flow_id != ONBOARDING_FLOW or prompt_kind(turn.data) == PromptKind.MORE)
             and not turn.data.get("interrupt")
             and not turn.data.get("pending")
             and "own_return" not in turn.data

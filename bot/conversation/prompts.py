@@ -21,7 +21,7 @@ from bot.conversation.state import (
     PromptLead,
     derive_phase,
 )
-from bot.conversation.tables import END_BUTTONS, GO_PREFIX, INTERRUPTS, OFFERS, PROMPTS, Buttons
+from bot.conversation.tables import GO_PREFIX, INTERRUPTS, OFFERS, PROMPTS, Buttons
 from bot.conversation.words import plain_words
 from bot.easyread import pictures
 from bot.settings import Settings
@@ -54,11 +54,12 @@ class Prompts:
         return self.content.text(key, turn.lang, **values)
 
     def say(self, turn: Turn, key: str, **values: str) -> None:
-        """Add a message without buttons (one that ends the talk carries a carry-on button)."""
-        if key in END_BUTTONS:
+        """Add a message (an end point or an offer, :data:`OFFERS`, carries its buttons)."""
+        if key in OFFERS:
             turn.replies.append(self.offer_reply(turn, key))
             return
         turn.replies.append(Reply(key=key, text=self.text(turn, key, **values)))
+        turn.said.append({"key": key, "values": values})
 
     def offer_reply(self, turn: Turn, key: str, *, heard: bool = False) -> Reply:
         """A message with buttons that is not a question (:data:`OFFERS`), and Hear it.
@@ -102,6 +103,8 @@ class Prompts:
         }
         if lead is not None:
             prompt["lead"] = lead
+        if turn.said:
+            prompt["before"] = list(turn.said)
         turn.data["prompt"] = prompt
         self.render_prompt(turn)
 
@@ -114,11 +117,13 @@ class Prompts:
     def prompt_reply(self, turn: Turn, prompt: PromptData, *, heard: bool = False) -> Reply:
         """A prompt as a message; every prompt with buttons can be heard (read aloud or not).
 
-        ``heard``: the same prompt as a voice note only, buttons read at the end.
+        ``heard``: the same prompt as a voice note only: first the messages said
+        with it when it was asked (what it is about), then it, then its buttons.
         """
         buttons = tuple(Button(c, self.text(turn, label)) for c, label in prompt["buttons"])
         if buttons:
             buttons = (*buttons, Button(HEAR, self.text(turn, "button.hear")))
+        before = prompt.get("before", []) if heard else []
         return Reply(
             key=prompt["key"],
             text=self.prompt_text(turn, prompt),
@@ -126,6 +131,7 @@ class Prompts:
             seq=turn.state.seq,
             voice=heard,
             voice_only=heard,
+            read_first=tuple((b["key"], self.text(turn, b["key"], **b["values"])) for b in before),
         )
 
     def prompt_text(self, turn: Turn, prompt: PromptData) -> str:

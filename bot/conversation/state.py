@@ -80,6 +80,7 @@ class PromptData(TypedDict, total=False):
     values: dict[str, str]
     buttons: list[list[str]]  # [choice, label key]
     lead: PromptLead  # a first line said before the text (a question's progress)
+    before: list[PromptLead]  # the messages said with it when it was asked (read by Hear it)
 
 
 class PromptLead(TypedDict):

@@ -94,8 +94,9 @@ def settings_buttons(turn: Turn) -> Buttons:
     read = preferences.get(turn, preferences.READ_ALOUD)
     fewer = preferences.get(turn, preferences.FEWER_PICTURES)
     return (
-        ("toggle_read", "button.read_aloud_is_on" if read else "button.read_aloud_is_off"),
-        ("toggle_pictures", "button.fewer_pictures_on" if fewer else "button.fewer_pictures_off"),
+        ("toggle_read", "button.read_stop" if read else "button.read_to_me"),
+        ("toggle_pictures", "button.pictures_more" if fewer else "button.pictures_fewer"),
+        ("go:chances", "button.chances"),  # when to hear about chances (the nudges menu)
         SETTINGS_DONE,
     )
 
@@ -316,6 +317,7 @@ GO: dict[str, GoSpec] = {
     "add_back": GoSpec(CONSENTED, lambda e, turn, arg: e.help.add_back(turn, arg)),
     "ask_staff": GoSpec(ANY_STATUS, lambda e, turn, arg: e.help.ask_staff(turn)),
     "hear": GoSpec(ANY_STATUS, lambda e, turn, arg: e.help.hear_offer(turn, arg), stored=False),
+    "where": GoSpec(ANY_STATUS, lambda e, turn, arg: e.show_where(turn), stored=False),
 }
 
 #: Messages that end the conversation for now, and the button that carries on.
@@ -323,6 +325,7 @@ END_BUTTONS: dict[str, Buttons] = {
     "paused": (("go:carry_on", "button.resume"),),
     "stop.bye": (("go:carry_on", "button.resume"),),
     "onboarding.consent_no": (("go:try_again", "button.try_again"),),
+    "forget.done": (("go:try_again", "button.start_again"),),
 }
 #: What a member who has answered every topic can do next.
 WHAT_NEXT_BUTTONS: Buttons = (
@@ -342,6 +345,7 @@ OFFERS: dict[str, Buttons] = {
     "next.menu": WHAT_NEXT_BUTTONS,
     "addback.offer": ADD_BACK_BUTTONS,
     "stuck.offer": ASK_STAFF_BUTTONS,
+    "own.ask": (("go:where", "button.not_now"),),
 }
 #: The most declined skills offered back at once (then "Something else").
 ADD_BACK_MAX = 5
@@ -409,7 +413,15 @@ async def _hear(e: Engine, turn: Turn) -> None:
 
 
 async def _settings(e: Engine, turn: Turn) -> None:
-    """/settings: how the bot talks to the member (read aloud, pictures)."""
+    """/settings: how the bot talks to the member (read aloud, pictures).
+
+    Inside another question in between (delete everything?, a worry, a rating)
+    that one is finished first, so it is never dropped.
+    """
+    if interrupt_of(turn.data) not in (None, Interrupt.SETTINGS):
+        e.say(turn, "settings.finish_first")
+        await e.show_where(turn)
+        return
     e.interrupt(turn, Interrupt.SETTINGS)
 
 

@@ -219,7 +219,7 @@ class Topics(Part):
         elif mapped is not None:
             await self.more_choice(turn, mapped)
         else:
-            self.say(turn, "clarify.pick")
+            self.engine.help.not_understood(turn, "clarify.pick")
             self.render_prompt(turn)
 
     async def question_choice(self, turn: Turn, choice: str, u: Understood | None) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.types import HEAR, Button
+from bot.types import Button, is_hear
 
 #: Telegram's limits: message text, photo/document caption, callback data (bytes).
 MAX_TEXT = 4096
@@ -150,9 +150,9 @@ def keyboard(buttons: Sequence[Button], seq: int | None) -> InlineKeyboardMarkup
 
 def _share_row(first: Button, second: Button) -> bool:
     """True when two buttons may share a row: both short, neither "Hear it"."""
-    return (
-        HEAR not in (first.choice, second.choice) and _short(first.label) and _short(second.label)
-    )
+    if is_hear(first.choice) or is_hear(second.choice):
+        return False
+    return _short(first.label) and _short(second.label)
 
 
 def _short(label: str) -> bool:

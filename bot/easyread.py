@@ -312,6 +312,13 @@ def pictures(text: str) -> list[str]:
     return _PICTURE.findall(text)
 
 
+def without_picture(text: str) -> str:
+    """The text without the picture it starts with, if any."""
+    first = next(iter(pictures(text)), "")
+    stripped = text.lstrip()
+    return stripped[len(first) :].lstrip() if first and stripped.startswith(first) else text
+
+
 def fewer_pictures(text: str) -> str:
     """The text with only its first picture kept (for members who use a screen reader).
 

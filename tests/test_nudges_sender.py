@@ -17,8 +17,11 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import Runtime
+from bot.easyread import pictures
 from bot.nudges.ptb import TelegramNudgeSender
 from bot.nudges.sender import NudgeService, RetryLater, SendReport
+from bot.speech import Speech
+from bot.telegram.channel import TelegramChannel
 from bot.types import Reply
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Member
@@ -40,6 +43,7 @@ from tests.test_nudges_support import (
     planner_for,
     seed_due_nudges,
 )
+from tests.test_speech_telegram import decoded_seconds, needs_espeak
 
 
 @pytest.fixture
@@ -256,3 +260,36 @@ async def test_two_senders_at_once_send_each_nudge_once(
             claimed = await session.execute(select(NudgeOutbox.claimed_by).distinct())
             owners = set(claimed.scalars())
         assert owners <= {"host:1:a", "host:2:b"}
+
+
+@needs_espeak
+async def test_a_member_who_listens_hears_the_nudge_with_fewer_pictures_if_chosen(
+    database: Database, tmp_path: Path, peer: BotApiPeer
+) -> None:
+    """Read aloud and fewer pictures hold for nudges too: the text, then its voice note."""
+    clock = FakeClock()
+    async with nudge_runtime(database, tmp_path, clock) as rt, peer_bot(peer) as bot:
+        ids = await seed(rt, peer, 2)
+        async with rt.sessionmaker.begin() as session:
+            await session.execute(
+                update(Member)
+                .where(Member.telegram_id == 7000)
+                .values(preferences={"read_aloud": True, "fewer_pictures": True})
+            )
+        speech = Speech(cache_dir=tmp_path / "speech", press="🔊 The buttons say:")
+        channel = TelegramChannel(rt.engine, lambda key: key, speech=speech)
+        sender = TelegramNudgeSender(
+            bot, voice=lambda chat, reply: channel.send_voice_of(bot, chat, reply)
+        )
+        report = await fast_service(rt, sender, clock).drain()
+        assert report.sent == len(ids)
+        (listener,) = peer.sent(7000)
+        (reader,) = peer.sent(7001)
+        assert len(pictures(listener["text"])) == 1 and len(pictures(reader["text"])) > 1
+        assert all(not pictures(b["text"]) for b in peer.buttons(listener))
+        (ogg,) = await asyncio.to_thread(
+            peer.wait_for, lambda: peer.voices(7000) or None, 30, "the nudge's voice note"
+        )
+        assert decoded_seconds(ogg) > 2.0  # the nudge's words, read out
+        assert peer.voices(7001) == []  # who reads gets text only
+        speech.close()

@@ -33,7 +33,7 @@ from bot.conversation.confirm import Confirm
 from bot.conversation.context import Extension, Turn, TurnContext, Understood
 from bot.conversation.help import Help
 from bot.conversation.onboarding import Onboarding
-from bot.conversation.prompts import Prompts, without_picture
+from bot.conversation.prompts import Prompts
 from bot.conversation.rights import Rights
 from bot.conversation.session import Session
 from bot.conversation.state import (
@@ -65,7 +65,6 @@ from bot.conversation.words import (
     plain_words,
     storable,
 )
-from bot.easyread import fewer_pictures
 from bot.mood import detect_low_mood
 from bot.nlu.safety import detect_distress
 from bot.settings import Settings
@@ -313,14 +312,7 @@ class Engine(Prompts):
         read = reading or preferences.get(turn, preferences.READ_ALOUD)
         fewer = preferences.get(turn, preferences.FEWER_PICTURES)
         if fewer:  # one picture at the start of each message, plain buttons, no picture cards
-            turn.replies[:] = [
-                replace(
-                    r,
-                    text=fewer_pictures(r.text),
-                    buttons=tuple(replace(b, label=without_picture(b.label)) for b in r.buttons),
-                )
-                for r in turn.replies
-            ]
+            turn.replies[:] = [preferences.with_fewer_pictures(r) for r in turn.replies]
             turn.drawings[:] = [
                 (i, draw) for i, draw in turn.drawings if turn.replies[i].document is not None
             ]

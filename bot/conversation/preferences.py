@@ -7,7 +7,11 @@ consent nothing is stored: a choice is kept in the conversation data
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from bot.easyread import fewer_pictures, without_picture
+from bot.types import Reply
 
 if TYPE_CHECKING:
     from bot.conversation.context import Turn
@@ -42,3 +46,17 @@ def keep_at_consent(turn: Turn) -> None:
     pending = turn.data.pop("preferences", None) or {}
     if pending:
         turn.member.preferences = {**(turn.member.preferences or {}), **pending}
+
+
+def of_member(stored: dict[str, Any] | None, key: str) -> bool:
+    """A member's preference from the stored JSON (a missing key means False)."""
+    return bool((stored or {}).get(key, False))
+
+
+def with_fewer_pictures(reply: Reply) -> Reply:
+    """The reply with one picture at the start of its text and plain words on its buttons."""
+    return replace(
+        reply,
+        text=fewer_pictures(reply.text),
+        buttons=tuple(replace(b, label=without_picture(b.label)) for b in reply.buttons),
+    )

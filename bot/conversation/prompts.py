@@ -23,20 +23,13 @@ from bot.conversation.state import (
 )
 from bot.conversation.tables import GO_PREFIX, INTERRUPTS, OFFERS, PROMPTS, Buttons
 from bot.conversation.words import plain_words
-from bot.easyread import pictures
+from bot.easyread import without_picture
 from bot.settings import Settings
 from bot.types import HEAR, Button, Reply
 from storage import repo
 
 if TYPE_CHECKING:
     from bot.conversation.engine import Engine
-
-
-def without_picture(text: str) -> str:
-    """The text without the picture it starts with, if any."""
-    first = next(iter(pictures(text)), "")
-    stripped = text.lstrip()
-    return stripped[len(first) :].lstrip() if first and stripped.startswith(first) else text
 
 
 class Prompts:

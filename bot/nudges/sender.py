@@ -46,7 +46,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -54,6 +54,7 @@ from sqlalchemy import DateTime, Integer, Table, bindparam, exists, select, upda
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from bot.content import Content
+from bot.conversation import preferences
 from bot.nudges.pacer import Pacer
 from bot.nudges.prefs import WAITING, aware
 from bot.nudges.schedule import Timing, is_quiet, next_slot, quiet_begins, zone
@@ -161,6 +162,9 @@ class Claimed:
     match_skill: str = ""
     match_open: bool = False
     closes_on: date | None = None
+    #: the member's own choices (``members.preferences``): heard, and fewer pictures
+    read_aloud: bool = False
+    fewer_pictures: bool = False
 
 
 class InFlight:
@@ -463,7 +467,16 @@ class NudgeService:
             enabled,
             *timing_key,
         ) = r[:16]
-        (asked_count, *text, opp_status, closes_on, match_label, match_skill, match_status) = r[16:]
+        (
+            asked_count,
+            *text,
+            opp_status,
+            closes_on,
+            match_label,
+            match_skill,
+            match_status,
+            member_prefs,
+        ) = r[16:]
         timing_key = tuple(timing_key)
         timing = self._timings.get(timing_key)
         if timing is None:
@@ -503,6 +516,8 @@ class NudgeService:
             match_skill or "",
             match_status == "approved",
             closes_on,
+            preferences.of_member(member_prefs, preferences.READ_ALOUD),
+            preferences.of_member(member_prefs, preferences.FEWER_PICTURES),
         )
 
     # ------------------------------------------------------------------ sending
@@ -694,7 +709,14 @@ class NudgeService:
         )
 
     def _render(self, row: Claimed) -> Reply:
-        """The message for a claimed nudge, in the member's language."""
+        """The message for a claimed nudge, in the member's language, as they like it."""
+        reply = self._compose(row)
+        if row.fewer_pictures:
+            reply = preferences.with_fewer_pictures(reply)
+        return replace(reply, voice=True) if row.read_aloud else reply
+
+    def _compose(self, row: Claimed) -> Reply:
+        """The words and buttons of a claimed nudge, in the member's language."""
 
         def text(key: str, **values: str) -> str:
             values.setdefault("name", row.first_name)
@@ -809,6 +831,7 @@ def _details(rows: Any, row_id: Any, where: Any) -> Any:
             MATCHES.c.label.label("match_label"),
             MATCHES.c.skill_id.label("match_skill"),
             MATCHES.c.status.label("match_status"),
+            MEMBERS.c.preferences,
         )
         .select_from(rows)
         .join(MEMBERS, MEMBERS.c.id == c.member_id)

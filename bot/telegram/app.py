@@ -329,7 +329,10 @@ async def run_telegram(settings: Settings, *, stop: asyncio.Event | None = None)
                     runtime.sessionmaker,
                     runtime.content,
                     settings,
-                    TelegramNudgeSender(app.bot),
+                    TelegramNudgeSender(
+                        app.bot,
+                        voice=lambda chat, reply: channel.send_voice_of(app.bot, chat, reply),
+                    ),
                     stop=stop,
                     once=once,
                 )

@@ -404,6 +404,13 @@ class TelegramChannel:
             return None
         return asyncio.ensure_future(speech.reply_note(reply, self.personal_keys))
 
+    async def send_voice_of(self, bot: Bot, chat_id: int, reply: Reply) -> None:
+        """The voice note of a reply sent outside a turn (a nudge); nothing when none is made."""
+        making = self._make_voice(reply)
+        note = await making if making is not None else None
+        if note is not None:
+            await self._send_voice(bot, chat_id, note)
+
     async def _send_voice(self, bot: Bot, chat_id: int, note: VoiceNote) -> None:
         """Send a voice note: by the file id of an earlier upload, else uploaded (once)."""
         speech = self.speech

@@ -64,14 +64,18 @@ class Chat:
         """The button ids offered in the latest replies."""
         return [b.choice for r in self.last for b in r.buttons]
 
+    async def to_consent(self, name: str = "Sam", read: str = "read_myself") -> None:
+        """Start, answer "Shall I read my messages to you?" with ``read``, give the name."""
+        await self.cmd("start")
+        await self.press(read)
+        await self.say(name)
+
     async def onboard(self, name: str = "Sam", topic: str | None = "food") -> None:
         """Go through onboarding with consent, then choose ``topic`` (its first question).
 
         ``topic=None`` stops at the topic choice.
         """
-        await self.cmd("start")
-        await self.press("read_myself")
-        await self.say(name)
+        await self.to_consent(name)
         await self.press("yes")
         await self.press("ok")
         await self.press("ok")

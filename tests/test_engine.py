@@ -223,9 +223,7 @@ async def test_no_consent_keeps_nothing_but_the_answer(sqlite_db: Database, tmp_
     """Saying no to consent: a kind goodbye; no name and no answers are kept."""
     async with runtime_for(sqlite_db, tmp_path) as rt:
         chat = Chat(rt.engine)
-        await chat.cmd("start")
-        await chat.press("read_myself")
-        await chat.say("Alex")
+        await chat.to_consent("Alex")
         await chat.press("no")
         assert chat.keys == ["onboarding.consent_no"]
         member = await member_row(rt)

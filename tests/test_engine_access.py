@@ -96,9 +96,7 @@ async def test_no_consent_keeps_no_preference(sqlite_db: Database, tmp_path: Pat
     """Read aloud chosen, then no to consent: the choice is not stored."""
     async with runtime_for(sqlite_db, tmp_path) as rt:
         chat = Chat(rt.engine)
-        await chat.cmd("start")
-        await chat.press("read_to_me")
-        await chat.say("Alex")
+        await chat.to_consent("Alex", read="read_to_me")
         await chat.press("no")
         assert chat.keys == ["onboarding.consent_no"]
         assert (await member_row(rt)).preferences == {}

@@ -77,9 +77,7 @@ async def test_try_again_after_consent_refused(database: Database, tmp_path: Pat
     """ "No" to consent carries "Try again", which starts onboarding again, after a restart too."""
     async with runtime_for(database, tmp_path) as rt:
         chat = Chat(rt.engine)
-        await chat.cmd("start")
-        await chat.press("read_myself")
-        await chat.say("Sam")
+        await chat.to_consent("Sam")
         await chat.press("no")
         assert chat.keys[-1] == "onboarding.consent_no"
         assert go_buttons(chat) == ["go:try_again"]
@@ -206,9 +204,7 @@ async def test_typing_ask_staff_asks_for_a_person_at_any_time(
     """ "ask staff" typed (no need to be stuck first, even before consent): one help alert."""
     async with runtime_for(database, tmp_path) as rt:
         chat = Chat(rt.engine)
-        await chat.cmd("start")
-        await chat.press("read_myself")
-        await chat.say("Kim")
+        await chat.to_consent("Kim")
         asked = chat.keys[-1]
         await chat.say("Ask staff")
         assert chat.keys == ["stuck.asked", asked]
@@ -318,9 +314,7 @@ async def test_after_no_to_consent_ask_staff_still_asks_a_person(
     """A member who said no can still ask for a person by typing; nothing else is kept."""
     async with runtime_for(database, tmp_path) as rt:
         chat = Chat(rt.engine)
-        await chat.cmd("start")
-        await chat.press("read_myself")
-        await chat.say("Sam")
+        await chat.to_consent("Sam")
         await chat.press("no")
         await chat.say("ask staff")
         assert chat.keys[0] == "stuck.asked"

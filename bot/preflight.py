@@ -66,10 +66,8 @@ def use_font_dirs(settings: Settings) -> None:
     from bot.skills import card
     from bot.staff import pdf_export
 
-    setattr(card, "_FONT_DIRS", folders)  # noqa: B010  (no public seam in card.py yet)
-    setattr(pdf_export, "FONT_DIRS", folders)  # noqa: B010
-    for cached in (card.find_font, card._text_font, card._emoji_font, pdf_export.find_fonts):
-        cached.cache_clear()
+    card.use_font_dirs(folders)
+    pdf_export.use_font_dirs(folders)
 
 
 def check_fonts(settings: Settings | None = None) -> None:

@@ -43,9 +43,14 @@ COMMANDS: tuple[str, ...] = (
 HEAR = "hear"
 
 
+def hear_offer(key: str) -> str:
+    """The choice of "🔊 Hear it" under message ``key`` when it is not a question."""
+    return f"go:{HEAR}:{key}"
+
+
 def is_hear(choice: str) -> bool:
     """True for a "🔊 Hear it" button: a question's (``hear``) or an offer's (``go:hear:<key>``)."""
-    return choice == HEAR or choice.startswith(f"go:{HEAR}:")
+    return choice == HEAR or choice.startswith(hear_offer(""))
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ import pytest
 from bot import preflight
 from bot.preflight import StartupError
 from bot.settings import Settings
+from bot.skills import card
 from storage.db import UnsupportedDatabase, async_url, make_engine
 from tests.botapi_peer import TOKEN
+from tests.conftest import needs_tool
 from tests.multi_bots import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,22 +132,22 @@ def test_a_missing_font_stops_the_bot(tmp_path: Path) -> None:
 
 
 def test_a_missing_font(monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.skills.card as card
-
     monkeypatch.setattr(card, "find_font", lambda names: None)
     with pytest.raises(StartupError, match="no font for the picture card"):
         preflight.check_fonts(Settings(_env_file=None))
 
 
+@needs_tool(
+    card.find_font(("DejaVuSans-Bold.ttf",)) is not None,
+    "fonts-dejavu-core is not installed (make fonts installs it)",
+)
 def test_the_font_folders_setting_reaches_the_card_and_the_pdf(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.skills.card as card
     import bot.staff.pdf_export as pdf_export
 
     system = card.find_font(("DejaVuSans-Bold.ttf",))
-    if system is None:
-        pytest.skip("fonts-dejavu-core is not installed")
+    assert system is not None
     mine = tmp_path / "fonts"
     mine.mkdir()
     for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf"):

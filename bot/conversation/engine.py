@@ -52,6 +52,8 @@ from bot.conversation.state import (
 from bot.conversation.tables import (
     COMMAND_ACTIONS,
     INTERRUPTS,
+    PREFERENCE_SAID,
+    SETTINGS_TOGGLES,
     InterruptSpec,
     PromptSpec,
     typed_choice,
@@ -190,16 +192,6 @@ ENGINE_KEYS: tuple[str, ...] = (
     "settings.finish_first",
     "button.settings_done",
 )
-
-#: What a /settings button changes: choice -> (preference, said when off, said when on).
-SETTINGS_TOGGLES: dict[str, tuple[str, str, str]] = {
-    "toggle_read": (preferences.READ_ALOUD, "settings.read_off", "settings.read_on"),
-    "toggle_pictures": (
-        preferences.FEWER_PICTURES,
-        "settings.more_pictures",
-        "settings.fewer_pictures",
-    ),
-}
 
 
 def _read_aloud(replies: list[Reply]) -> None:
@@ -562,15 +554,14 @@ class Engine(Prompts):
 
     async def settings_choice(self, turn: Turn, choice: str) -> None:
         """A /settings button: turn one setting over and say so (the menu again), or done."""
-        toggle = SETTINGS_TOGGLES.get(choice)
-        if toggle is None:
+        key = SETTINGS_TOGGLES.get(choice)
+        if key is None:
             self.finish_interrupt(turn, show=False)
             await self.show_where(turn)
             return
-        key, said_off, said_on = toggle
         now_on = not preferences.get(turn, key)
         preferences.set_(turn, key, now_on)
-        self.say(turn, said_on if now_on else said_off)
+        self.say(turn, PREFERENCE_SAID[key, now_on])
         spec = INTERRUPTS[Interrupt.SETTINGS]
         assert spec.buttons_for is not None
         self.prompt(turn, PromptKind.INTERRUPT, spec.key, spec.buttons_for(turn))

@@ -27,7 +27,7 @@ def get(turn: Turn, key: str) -> bool:
     pending = turn.data.get("preferences") or {}
     if key in pending:
         return bool(pending[key])
-    return bool((turn.member.preferences or {}).get(key, False))
+    return of_member(turn.member.preferences, key)
 
 
 def set_(turn: Turn, key: str, value: bool) -> None:

@@ -21,11 +21,11 @@ from bot.conversation.state import (
     PromptLead,
     derive_phase,
 )
-from bot.conversation.tables import GO_PREFIX, INTERRUPTS, OFFERS, PROMPTS, Buttons
+from bot.conversation.tables import INTERRUPTS, OFFERS, PROMPTS, Buttons
 from bot.conversation.words import plain_words
 from bot.easyread import without_picture
 from bot.settings import Settings
-from bot.types import HEAR, Button, Reply
+from bot.types import HEAR, Button, Reply, hear_offer
 from storage import repo
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class Prompts:
         ``heard``: the same message as a voice note only (its "Hear it" was tapped).
         """
         buttons = [Button(c, self.text(turn, label)) for c, label in OFFERS[key]]
-        buttons.append(Button(f"{GO_PREFIX}{HEAR}:{key}", self.text(turn, "button.hear")))
+        buttons.append(Button(hear_offer(key), self.text(turn, "button.hear")))
         return Reply(
             key=key,
             text=self.text(turn, key),

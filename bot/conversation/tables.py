@@ -89,8 +89,22 @@ FORGET_BUTTONS: Buttons = (("forget_yes", "button.forget_yes"), ("forget_no", "b
 SETTINGS_DONE: tuple[str, str] = ("done", "button.settings_done")
 
 
+#: What a /settings button turns over: choice -> preference.
+SETTINGS_TOGGLES: dict[str, str] = {
+    "toggle_read": preferences.READ_ALOUD,
+    "toggle_pictures": preferences.FEWER_PICTURES,
+}
+#: What is said when a preference is set, by button or by words: (preference, on) -> key.
+PREFERENCE_SAID: dict[tuple[str, bool], str] = {
+    (preferences.READ_ALOUD, True): "settings.read_on",
+    (preferences.READ_ALOUD, False): "settings.read_off",
+    (preferences.FEWER_PICTURES, True): "settings.fewer_pictures",
+    (preferences.FEWER_PICTURES, False): "settings.more_pictures",
+}
+
+
 def settings_buttons(turn: Turn) -> Buttons:
-    """The /settings buttons; each label says what the setting is now."""
+    """The /settings buttons; each label says what a tap does now."""
     read = preferences.get(turn, preferences.READ_ALOUD)
     fewer = preferences.get(turn, preferences.FEWER_PICTURES)
     return (
@@ -425,12 +439,12 @@ async def _settings(e: Engine, turn: Turn) -> None:
     e.interrupt(turn, Interrupt.SETTINGS)
 
 
-def _set_preference(key: str, value: bool, said: str) -> Callable[[Engine, Turn], Awaitable[None]]:
+def _set_preference(key: str, value: bool) -> Callable[[Engine, Turn], Awaitable[None]]:
     """A command that sets one preference ("read to me"), says so, then shows the question."""
 
     async def run(e: Engine, turn: Turn) -> None:
         preferences.set_(turn, key, value)
-        e.say(turn, said)
+        e.say(turn, PREFERENCE_SAID[key, value])
 
     return run
 
@@ -464,18 +478,12 @@ COMMAND_ACTIONS: dict[str, CommandSpec] = {
     "addskill": CommandSpec(_add_skill),
     "hear": CommandSpec(_hear, before_consent=None),
     "settings": CommandSpec(_settings),
-    "read_on": CommandSpec(
-        _set_preference(preferences.READ_ALOUD, True, "settings.read_on"), show_after=True
-    ),
-    "read_off": CommandSpec(
-        _set_preference(preferences.READ_ALOUD, False, "settings.read_off"), show_after=True
-    ),
+    "read_on": CommandSpec(_set_preference(preferences.READ_ALOUD, True), show_after=True),
+    "read_off": CommandSpec(_set_preference(preferences.READ_ALOUD, False), show_after=True),
     "pictures_fewer": CommandSpec(
-        _set_preference(preferences.FEWER_PICTURES, True, "settings.fewer_pictures"),
-        show_after=True,
+        _set_preference(preferences.FEWER_PICTURES, True), show_after=True
     ),
     "pictures_more": CommandSpec(
-        _set_preference(preferences.FEWER_PICTURES, False, "settings.more_pictures"),
-        show_after=True,
+        _set_preference(preferences.FEWER_PICTURES, False), show_after=True
     ),
 }

@@ -36,7 +36,11 @@ FOOTER_TEXT = (96, 96, 96)
 CIRCLES = ((230, 120, 60), (60, 130, 200), (90, 160, 90), (170, 90, 170), (200, 150, 40))
 
 _DIALOGUES = Path(__file__).resolve().parents[2] / "dialogues"
-_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
+_FONT_DIRS: tuple[Path, ...] = (
+    Path("/usr/share/fonts"),
+    Path("/usr/local/share/fonts"),
+    Path.home() / ".fonts",
+)
 _TEXT_FONTS = ("DejaVuSans-Bold.ttf", "NotoSans-Bold.ttf", "LiberationSans-Bold.ttf")
 _EMOJI_FONTS = ("NotoColorEmoji.ttf",)
 
@@ -63,6 +67,14 @@ class CardSkill(Protocol):
 
 
 # ---------------------------------------------------------------------- fonts and text
+
+
+def use_font_dirs(folders: tuple[Path, ...]) -> None:
+    """Look for the card's fonts in ``folders`` from now on (``SKILLSPARK_FONT_DIRS``)."""
+    global _FONT_DIRS
+    _FONT_DIRS = folders
+    for cached in (find_font, _text_font, _emoji_font):
+        cached.cache_clear()
 
 
 @lru_cache(maxsize=8)

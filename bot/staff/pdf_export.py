@@ -28,7 +28,11 @@ from bot.staff.labels import Labels
 
 log = logging.getLogger(__name__)
 
-FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
+FONT_DIRS: tuple[Path, ...] = (
+    Path("/usr/share/fonts"),
+    Path("/usr/local/share/fonts"),
+    Path.home() / ".fonts",
+)
 TEXT_FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
 EMOJI_FONT = "NotoColorEmoji.ttf"
 
@@ -80,6 +84,13 @@ class Fonts:
 
     text: dict[str, Path] | None
     emoji: Path | None
+
+
+def use_font_dirs(folders: tuple[Path, ...]) -> None:
+    """Look for the PDF pages' fonts in ``folders`` from now on (``SKILLSPARK_FONT_DIRS``)."""
+    global FONT_DIRS
+    FONT_DIRS = folders
+    find_fonts.cache_clear()
 
 
 @lru_cache(maxsize=1)

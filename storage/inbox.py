@@ -16,7 +16,9 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.db import transaction
 from storage.models import InboundUpdate, utcnow
+from storage.prepared import Prepared
 from storage.repo import per_dialect, table_of
 
 #: One update: its id and its raw JSON body as the channel received it.
@@ -81,6 +83,28 @@ def _insert(session: AsyncSession) -> Any:
     )
 
 
+#: The single-process inbox's statements (one call each on SQLite: ``storage/prepared.py``).
+_KEEPS: dict[str, Prepared] = {}
+_FORGET_ONE = Prepared(
+    delete(_TABLE).where(
+        _TABLE.c.channel == bindparam("channel"), _TABLE.c.update_id == bindparam("update_id")
+    )
+)
+
+
+def _keep(session: AsyncSession) -> Prepared:
+    """``INSERT ... ON CONFLICT DO NOTHING`` of whole rows, for the session's database."""
+
+    def build(insert_: Any) -> Prepared:
+        statement = insert_(_TABLE).on_conflict_do_nothing(
+            index_elements=[_TABLE.c.channel, _TABLE.c.update_id]
+        )
+        return Prepared(statement, keys=("channel", "update_id", "body", "chat", "received_at"))
+
+    prepared: Prepared = per_dialect(session, _KEEPS, build)
+    return prepared
+
+
 class SqlInbox:
     """The inbox in the bot's database (table ``inbound_updates``)."""
 
@@ -96,16 +120,24 @@ class SqlInbox:
         done = list(answered)
         if not updates and not done:
             return
-        async with self.sessionmaker.begin() as session:
+        async with transaction(self.sessionmaker) as session:
             if updates:
                 now = utcnow()
                 rows = [
-                    {"channel": self.channel, "update_id": i, "body": b, "received_at": now}
+                    {
+                        "channel": self.channel,
+                        "update_id": i,
+                        "body": b,
+                        "chat": 0,
+                        "received_at": now,
+                    }
                     for i, b in updates
                 ]
-                await session.execute(_insert(session), rows)
+                await _keep(session).run_many(session, rows)
             if done:
-                await session.execute(_FORGET, {"_channel": self.channel, "_ids": done})
+                await _FORGET_ONE.run_many(
+                    session, [{"channel": self.channel, "update_id": i} for i in done]
+                )
 
     async def forget(self, answered: Iterable[int]) -> None:
         """Delete answered updates."""

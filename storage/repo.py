@@ -6,15 +6,13 @@ Each function takes an open ``AsyncSession`` inside the caller's transaction
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
-    CursorResult,
-    Select,
     Table,
     bindparam,
     delete,
@@ -26,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from storage.models import (
     Answer,
@@ -40,6 +40,7 @@ from storage.models import (
     StaffAlert,
     utcnow,
 )
+from storage.prepared import Prepared
 
 
 def table_of(model: type[Base]) -> Table:
@@ -81,22 +82,32 @@ async def get_or_create_member(
     return member, True
 
 
-def _state_query(where: ColumnElement[bool], *, lock: bool) -> Select[Member, ConversationState]:
-    """Member and conversation state in one query (the state row locked when ``lock``)."""
+_MEMBER_COLUMNS = tuple(table_of(Member).c)
+_STATE_COLUMNS = tuple(table_of(ConversationState).c)
+
+
+def _state_query(where: ColumnElement[bool], *, lock: bool) -> Prepared:
+    """Member and conversation state columns in one query (the state row locked when ``lock``)."""
     stmt = (
-        select(Member, ConversationState)
-        .join(ConversationState, ConversationState.member_id == Member.id)
+        select(*_MEMBER_COLUMNS, *_STATE_COLUMNS)
+        .join_from(
+            table_of(Member),
+            table_of(ConversationState),
+            _STATE_COLUMNS[0] == _MEMBER_COLUMNS[0],
+        )
         .where(where)
     )
-    return stmt.with_for_update(of=ConversationState) if lock else stmt
+    return Prepared(stmt.with_for_update(of=table_of(ConversationState)) if lock else stmt)
 
 
 #: Built once: building a statement costs more than running it on SQLite.
 _BY_TELEGRAM = {
-    lock: _state_query(Member.telegram_id == bindparam("key"), lock=lock) for lock in (False, True)
+    lock: _state_query(table_of(Member).c.telegram_id == bindparam("key"), lock=lock)
+    for lock in (False, True)
 }
 _BY_LOCAL = {
-    lock: _state_query(Member.local_id == bindparam("key"), lock=lock) for lock in (False, True)
+    lock: _state_query(table_of(Member).c.local_id == bindparam("key"), lock=lock)
+    for lock in (False, True)
 }
 
 
@@ -106,39 +117,67 @@ async def member_and_state(
     """The member and their conversation state in one query (created when new).
 
     On PostgreSQL the state row is locked for the rest of the transaction.
+    The member is in the session (a change to it is written at commit); the
+    state is not: the turn changes it in memory and :func:`save_state` writes
+    it with one UPDATE (tracked, each change made the next query flush it
+    first, an ORM UPDATE of its own on every turn).
     """
     lock = session.bind is not None and session.bind.dialect.name == "postgresql"
     key: int | str
     if channel == "telegram":
         try:
-            key, stmt = int(external_id), _BY_TELEGRAM[lock]
+            key, query = int(external_id), _BY_TELEGRAM[lock]
         except ValueError:
-            key, stmt = f"tg:{external_id}"[:64], _BY_LOCAL[lock]
+            key, query = f"tg:{external_id}"[:64], _BY_LOCAL[lock]
     else:
-        key, stmt = external_id[:64], _BY_LOCAL[lock]
-    row = (await session.execute(stmt, {"key": key})).first()
-    if row is None:
+        key, query = external_id[:64], _BY_LOCAL[lock]
+    rows = await query.rows(session, {"key": key})
+    if not rows:
         member, _ = await get_or_create_member(
             session, channel, external_id, network=network, language=language
         )
         return member, await load_state(session, member.id)
-    member, state = row
-    if state is None:
-        return member, await load_state(session, member.id)
-    # The turn changes the state in memory and save_state writes it with one
-    # UPDATE; tracked, each change made the next query flush it first (an ORM
-    # UPDATE of its own on every turn).
-    session.expunge(state)
+    row = rows[0]
+    split = len(_MEMBER_COLUMNS)
+    member = _loaded(session, Member, _MEMBER_COLUMNS, row[:split])
+    state = _loaded(None, ConversationState, _STATE_COLUMNS, row[split:])
     return member, state
+
+
+_Loaded = TypeVar("_Loaded", Member, ConversationState)
+
+
+def _loaded(
+    session: AsyncSession | None,
+    model: type[_Loaded],
+    columns: tuple[Any, ...],
+    values: Sequence[Any],
+) -> _Loaded:
+    """An object for a row read without the ORM, as if the ORM had loaded it.
+
+    With a ``session`` it is put in that session (the one already there when
+    the session loaded it before); without, it stays detached.
+    """
+    if session is not None:
+        known = session.sync_session.identity_map.get(identity_key(model, values[0]))
+        if isinstance(known, model):
+            return known
+    obj = model(**{column.key: value for column, value in zip(columns, values, strict=True)})
+    make_transient_to_detached(obj)
+    if session is not None:
+        session.add(obj)
+    return obj
 
 
 async def record_input(session: AsyncSession, key: str, member_id: int | None) -> None:
     """Record a channel update key in this transaction (IntegrityError when seen before)."""
-    await session.execute(_INSERT_INPUT, {"key": key[:64], "member_id": member_id, "at": utcnow()})
+    await _INSERT_INPUT.run(session, {"key": key[:64], "member_id": member_id, "at": utcnow()})
 
 
-_INSERT_INPUT = insert(table_of(ProcessedInput)).values(
-    key=bindparam("key"), member_id=bindparam("member_id"), created_at=bindparam("at")
+_INSERT_INPUT = Prepared(
+    insert(table_of(ProcessedInput)).values(
+        key=bindparam("key"), member_id=bindparam("member_id"), created_at=bindparam("at")
+    )
 )
 
 
@@ -200,13 +239,21 @@ async def add_answer(
         "intent": intent,
         "created_at": utcnow(),
     }
-    result = cast(CursorResult[Any], await session.execute(_INSERT_ANSWER, row))
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    return await _INSERT_ANSWER.insert_id(session, row)
 
 
-_INSERT_ANSWER = insert(table_of(Answer))
+_ANSWER_COLUMNS = (
+    "member_id",
+    "question_id",
+    "kind",
+    "choice",
+    "text",
+    "truncated",
+    "original_length",
+    "intent",
+    "created_at",
+)
+_INSERT_ANSWER = Prepared(insert(table_of(Answer)), keys=_ANSWER_COLUMNS)
 _SKILLS = table_of(MemberSkill).c
 _SKILL_STATUSES = select(MemberSkill.skill_id, MemberSkill.status).where(
     MemberSkill.member_id == bindparam("member_id")
@@ -243,7 +290,7 @@ async def set_skill(
         "created_at": now,
         "updated_at": now,
     }
-    await session.execute(_skill_upsert(session), row)
+    await _skill_upsert(session).run(session, row)
 
 
 _SKILL_UPSERTS: dict[str, Any] = {}
@@ -263,16 +310,16 @@ def per_dialect(session: AsyncSession, built: dict[str, Any], build: Callable[[A
     return stmt
 
 
-def _skill_upsert(session: AsyncSession) -> Any:
+def _skill_upsert(session: AsyncSession) -> Prepared:
     """``INSERT ... ON CONFLICT (member_id, skill_id) DO UPDATE`` for the session's database.
 
     An existing record keeps its category, label, source and first evidence
     unless new evidence is given.
     """
 
-    def build(insert_: Any) -> Any:
+    def build(insert_: Any) -> Prepared:
         base = insert_(table_of(MemberSkill))
-        return base.on_conflict_do_update(
+        upsert = base.on_conflict_do_update(
             index_elements=[_SKILLS.member_id, _SKILLS.skill_id],
             set_={
                 "status": base.excluded.status,
@@ -282,8 +329,23 @@ def _skill_upsert(session: AsyncSession) -> Any:
                 ),
             },
         )
+        return Prepared(upsert, keys=_SKILL_COLUMNS)
 
-    return per_dialect(session, _SKILL_UPSERTS, build)
+    prepared: Prepared = per_dialect(session, _SKILL_UPSERTS, build)
+    return prepared
+
+
+_SKILL_COLUMNS = (
+    "member_id",
+    "skill_id",
+    "category",
+    "label",
+    "status",
+    "source",
+    "evidence_answer_id",
+    "created_at",
+    "updated_at",
+)
 
 
 async def save_state(
@@ -308,13 +370,13 @@ async def save_state(
     if state in session:
         await session.flush()  # a new state is inserted before it is updated
         session.expunge(state)
-    await session.execute(_SAVE_STATE, values)
+    await _SAVE_STATE.run(session, values)
     state.data = data
     state.updated_at = now
 
 
 _STATES = table_of(ConversationState).c
-_SAVE_STATE = (
+_SAVE_STATE = Prepared(
     update(table_of(ConversationState))
     .where(_STATES.member_id == bindparam("b_member_id"))
     .values(

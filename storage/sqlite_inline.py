@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,21 @@ class InlineConnection(aiosqlite.Connection):
             if self._holding and not _in_transaction(conn):
                 self._holding = False
                 self._gate_release()
+
+    async def run_now(
+        self, sql: str, parameters: Sequence[Any], *, many: bool = False
+    ) -> sqlite3.Cursor:
+        """Run one statement on this connection now (``storage.prepared``): no cursor hops.
+
+        Same gate and retries as every other call; with ``many`` the statement
+        runs once per parameter row.
+        """
+        conn = self._connection
+        if conn is None:
+            raise ValueError("Connection closed")
+        call = conn.executemany if many else conn.execute
+        cursor: sqlite3.Cursor = await self._execute(call, sql, parameters)
+        return cursor
 
     async def _acquire(self, gate: asyncio.Lock) -> None:
         """Take the gate, or fail like SQLite does after its busy timeout."""

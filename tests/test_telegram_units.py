@@ -39,6 +39,7 @@ from bot.telegram.render import (
     decode_callback,
     encode_callback,
     keyboard,
+    keyboard_json,
     split_text,
     telegram_length,
 )
@@ -589,3 +590,17 @@ async def test_draining_gives_up_in_time_even_when_jobs_keep_coming() -> None:
     assert not await lanes.drain(0.5)
     assert loop.time() - began < 1.5  # the time given, not 0.5 s again for every new job
     assert await lanes.drain(10)  # (the rest, so nothing is left running)
+
+
+def test_keyboard_json_is_the_same_keyboard_as_the_typed_one() -> None:
+    """Messages sent raw carry the keyboard as JSON: the same rows, texts and data."""
+    buttons = (
+        Button("yes", "✅ Yes"),
+        Button("no", "❌ No"),
+        Button("learn", "📚 I want to learn this"),
+        Button("hear", "🔊 Hear it"),
+    )
+    typed = keyboard(buttons, 7)
+    assert typed is not None
+    assert keyboard_json(buttons, 7) == typed.to_dict()
+    assert keyboard_json((), 7) is None

@@ -72,6 +72,7 @@ from bot.nlu.safety import detect_distress
 from bot.settings import Settings
 from bot.types import HEAR, Incoming, MemberKey, NluResult, Reply, SkillFinder, Understanding
 from storage import repo
+from storage.db import transaction
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -268,7 +269,7 @@ class Engine(Prompts):
         dedup_key: str | None,
     ) -> list[Reply]:
         """One transaction: member, state, dedup key, answer and new state together."""
-        async with self._writer(), self.sessionmaker.begin() as session:
+        async with self._writer(), transaction(self.sessionmaker) as session:
             db_member, state = await repo.member_and_state(
                 session,
                 member.channel,

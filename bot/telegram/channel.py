@@ -30,7 +30,13 @@ from telegram.warnings import PTBUserWarning
 from bot.speech import Recognizer, Speech, VoiceNote
 from bot.telegram.intake import Intake, Keep
 from bot.telegram.lanes import Lanes
-from bot.telegram.render import MAX_CAPTION, keyboard, split_text, telegram_length
+from bot.telegram.render import (
+    MAX_CAPTION,
+    keyboard,
+    keyboard_json,
+    split_text,
+    telegram_length,
+)
 from bot.telegram.routing import (
     GroupChat,
     Ignore,
@@ -82,7 +88,7 @@ async def call_unread(bot: Bot, method: str, params: dict[str, Any]) -> Any:
 
 
 async def send_text(
-    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
+    bot: Bot, chat_id: int, text: str, markup: dict[str, object] | None
 ) -> int | None:
     """Send one text message; returns its message id."""
     params: dict[str, Any] = {"chat_id": chat_id, "text": text}
@@ -442,7 +448,7 @@ class TelegramChannel:
 
     async def _send_text_and_files(self, bot: Bot, chat_id: int, reply: Reply) -> None:
         """The text parts, then a photo or a document; buttons on the last one."""
-        markup = keyboard(reply.buttons, reply.seq)
+        markup = keyboard_json(reply.buttons, reply.seq)
         parts = split_text(reply.text)
         files: list[tuple[str | None, bytes]] = []
         if reply.image_png is not None:
@@ -460,7 +466,7 @@ class TelegramChannel:
             last_id = await send_text(bot, chat_id, part, None if remaining else markup)
         for filename, content in files:
             remaining -= 1
-            mark = None if remaining else markup
+            mark = None if remaining else keyboard(reply.buttons, reply.seq)
             if filename is None:
                 last = await bot.send_photo(chat_id, content, caption=caption, reply_markup=mark)
             else:

@@ -126,26 +126,49 @@ def decode_callback(data: str | None) -> tuple[int | None, str] | None:
 
 
 def keyboard(buttons: Sequence[Button], seq: int | None) -> InlineKeyboardMarkup | None:
-    """An inline keyboard: two short buttons share a row, longer ones get a row each.
+    """An inline keyboard (see :func:`keyboard_rows`) for PTB's typed methods."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.label, callback_data=encode_callback(seq, b.choice))
+                for b in row
+            ]
+            for row in keyboard_rows(buttons)
+        ]
+    )
+
+
+def keyboard_json(buttons: Sequence[Button], seq: int | None) -> dict[str, object] | None:
+    """The same keyboard as Bot API JSON, for calls sent raw (no PTB objects made and read)."""
+    if not buttons:
+        return None
+    return {
+        "inline_keyboard": [
+            [{"text": b.label, "callback_data": encode_callback(seq, b.choice)} for b in row]
+            for row in keyboard_rows(buttons)
+        ]
+    }
+
+
+def keyboard_rows(buttons: Sequence[Button]) -> list[list[Button]]:
+    """Keyboard rows: two short buttons share a row, longer ones get a row each.
 
     "🔊 Hear it" always has the last row to itself: the same place on every question.
     """
-    if not buttons:
-        return None
-    rows: list[list[InlineKeyboardButton]] = []
+    rows: list[list[Button]] = []
     index = 0
     while index < len(buttons):
         first = buttons[index]
-        row = [InlineKeyboardButton(first.label, callback_data=encode_callback(seq, first.choice))]
         nxt = buttons[index + 1] if index + 1 < len(buttons) else None
         if nxt is not None and _share_row(first, nxt):
-            row.append(
-                InlineKeyboardButton(nxt.label, callback_data=encode_callback(seq, nxt.choice))
-            )
+            rows.append([first, nxt])
+            index += 2
+        else:
+            rows.append([first])
             index += 1
-        rows.append(row)
-        index += 1
-    return InlineKeyboardMarkup(rows)
+    return rows
 
 
 def _share_row(first: Button, second: Button) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -122,6 +123,31 @@ async def runtime_for(db: Database, tmp_path: Path, **extra: object) -> AsyncIte
 #: installs (espeak-ng, chromium, the emoji font) fails when it is missing,
 #: instead of being skipped, so a green run means every capability was tested.
 REQUIRE_TOOLS = "SKILLSPARK_REQUIRE_TOOLS"
+
+
+class LoopTicks:
+    """How often the event loop got to run a tiny task: a blocked loop does not tick."""
+
+    def __init__(self) -> None:
+        """No ticks yet."""
+        self.count = 0
+
+
+@asynccontextmanager
+async def loop_ticks(every: float = 0.01) -> AsyncIterator[LoopTicks]:
+    """Count the loop's ticks (one each ``every`` seconds) while the block runs."""
+    ticks = LoopTicks()
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(every)
+            ticks.count += 1
+
+    task = asyncio.create_task(tick())
+    try:
+        yield ticks
+    finally:
+        task.cancel()
 
 
 def needs_tool(present: bool, reason: str) -> pytest.MarkDecorator:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import shutil
+import subprocess
+import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,9 +19,9 @@ import soundfile
 from bot.console import ConsoleChat
 from bot.settings import Settings
 from bot.speech import Speech, personal_keys, speakable, speech_from_settings
-from bot.speech.synth import decode_ogg, note_key
+from bot.speech.synth import SPEECH_NICENESS, decode_ogg, note_key
 from bot.types import Button, Incoming, MemberKey, Reply
-from tests.conftest import Database, needs_tool, runtime_for
+from tests.conftest import Database, loop_ticks, needs_tool, runtime_for
 from tests.test_console import run_cli
 
 PRESS = "🔊 The buttons say:"
@@ -171,20 +175,32 @@ async def test_one_note_reads_the_turn_and_a_name_anywhere_in_it_keeps_it_off_di
 async def test_emoji_only_text_has_no_note_and_the_loop_is_not_blocked(tmp_path: Path) -> None:
     speech = Speech(cache_dir=tmp_path)
     assert await speech.voice_note("🙂👍") is None
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.005)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
-    note = await speech.voice_note("🌟 " + "This is a longer message to read out loud. " * 8)
-    task.cancel()
+    async with loop_ticks(0.005) as ticks:
+        note = await speech.voice_note("🌟 " + "This is a longer message to read out loud. " * 8)
     assert note is not None and note.duration > 10
-    assert ticks >= 3  # the loop ran while the note was made in a worker thread
+    assert ticks.count >= 3  # the loop ran while the note was made in a worker thread
     speech.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_notes_are_made_below_the_replies_priority(tmp_path: Path) -> None:
+    """When the cores are busy, members' replies come before voice notes (and espeak-ng)."""
+    speech = Speech(cache_dir=tmp_path, espeak="")
+    try:
+        ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        theirs = speech._pool.submit(
+            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        ).result(10)
+        child = speech._pool.submit(
+            lambda: subprocess.run(
+                ["sh", "-c", "cut -d' ' -f19 /proc/self/stat"], capture_output=True, text=True
+            ).stdout.strip()
+        ).result(10)
+    finally:
+        speech.close()
+    assert theirs == min(19, ours + SPEECH_NICENESS)
+    assert int(child) == theirs
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours
 
 
 async def test_without_espeak_there_are_no_notes_and_the_log_says_so_once(

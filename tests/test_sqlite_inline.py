@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.db import make_engine
 from storage.sqlite_inline import inline_connect
+from tests.conftest import loop_ticks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,35 +83,42 @@ async def test_a_failed_transaction_lets_the_next_writer_in(tmp_path: Path) -> N
         await engine.dispose()
 
 
+async def write_while_another_process_writes(
+    path: Path, write: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``write`` while another connection holds the write lock for 0.6 s.
+
+    The write must wait for it and the event loop must keep running meanwhile.
+    """
+    started = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.6, started))
+    holder.start()
+    try:
+        async with loop_ticks() as ticks:
+            await asyncio.to_thread(started.wait, 5)
+            began = time.perf_counter()
+            await write()
+            waited = time.perf_counter() - began
+        assert waited >= 0.3, "the write should have waited for the other writer"
+        assert ticks.count >= 15, f"the event loop was blocked while waiting ({ticks.count} ticks)"
+    finally:
+        holder.join()
+
+
 async def test_waiting_for_another_process_does_not_block_the_loop(tmp_path: Path) -> None:
     """While another process writes, the loop keeps serving; the write then goes through."""
     path = tmp_path / "x.db"
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     await _counter_table(engine)
-    started = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.6, started))
-    holder.start()
-    ticks = 0
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticking = asyncio.create_task(ticker())
-    try:
-        await asyncio.to_thread(started.wait, 5)
-        began = time.perf_counter()
+    async def write() -> None:
         async with engine.begin() as conn:
             await conn.execute(sa.text("INSERT INTO t (v) VALUES ('bot')"))
-        waited = time.perf_counter() - began
-        assert waited >= 0.3, "the insert should have waited for the other writer"
-        assert ticks >= 15, f"the event loop was blocked while waiting ({ticks} ticks)"
+
+    try:
+        await write_while_another_process_writes(path, write)
         assert await _count(engine) == 2
     finally:
-        ticking.cancel()
-        holder.join()
         await engine.dispose()
 
 

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -27,7 +28,7 @@ from bot.conversation.words import plain_words
 from bot.settings import Settings
 from bot.speech import Speech, personal_keys, speech_from_settings
 from bot.speech.text import SPEECH_PRESS
-from bot.types import COMMANDS, Button, Incoming, MemberKey, Reply
+from bot.types import COMMANDS, HEAR_SHOWN, Button, Incoming, MemberKey, Reply
 
 
 class ConsoleChat:
@@ -61,6 +62,8 @@ class ConsoleChat:
         self.interactive = interactive
         self.buttons: tuple[Button, ...] = ()
         self.seq: int | None = None
+        #: the last message with buttons (what "🔊 Hear it" under a composed message reads)
+        self.shown: Reply | None = None
         #: Commands the engine's extensions add (``/nudges``), with their words kept.
         self.extension_commands = frozenset(
             name for extension in engine.extensions for name in extension.commands
@@ -76,6 +79,7 @@ class ConsoleChat:
             if reply.buttons:
                 self.buttons = reply.buttons
                 self.seq = reply.seq
+                self.shown = reply
                 for number, button in enumerate(reply.buttons, start=1):
                     self.console.print(f"  {number}. {_escape(button.label, self.interactive)}")
 
@@ -100,7 +104,16 @@ class ConsoleChat:
         return Incoming("text", line.rstrip("\r\n"))
 
     async def send(self, incoming: Incoming) -> None:
-        """Give one input to the engine and show what it says."""
+        """Give one input to the engine and show what it says.
+
+        "🔊 Hear it" under a message the engine composed is answered here, as
+        the Telegram channel does: that message again, and its voice note.
+        """
+        if incoming == Incoming("button", HEAR_SHOWN, 0) and self.shown is not None:
+            again = replace(self.shown, voice=True, read_first=())
+            self.show([again])
+            await self.speak([again])
+            return
         replies = await self.engine.handle(self.member, incoming)
         self.show(replies)
         await self.speak(replies)

@@ -48,6 +48,11 @@ def hear_offer(key: str) -> str:
     return f"go:{HEAR}:{key}"
 
 
+#: "🔊 Hear it" under a message the engine composed (my skills, a menu of days): the
+#: channel reads the message the member tapped it under (the engine cannot show it again).
+HEAR_SHOWN = hear_offer("shown")
+
+
 def is_hear(choice: str) -> bool:
     """True for a "🔊 Hear it" button: a question's (``hear``) or an offer's (``go:hear:<key>``)."""
     return choice == HEAR or choice.startswith(hear_offer(""))

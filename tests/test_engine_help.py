@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from bot.app import Runtime
 from bot.jobs import alert_text
+from bot.types import HEAR_SHOWN
 from storage.models import Answer, ConversationState, MemberSkill, StaffAlert, utcnow
 from tests.chat import Chat
 from tests.conftest import Database, runtime_for
@@ -159,7 +160,7 @@ async def test_add_back_a_declined_skill(database: Database, tmp_path: Path) -> 
         assert "addback.offer" in chat.keys
         await chat.press("go:add_back", seq=0)
         assert chat.keys == ["addback.pick"]
-        assert chat.choices == ["go:add_back:knitting", "go:add_skill"]
+        assert chat.choices == ["go:add_back:knitting", "go:add_skill", HEAR_SHOWN]
         await chat.press("go:add_back:knitting", seq=0)
         assert chat.keys[0] == "skill.confirmed"
         assert (await skill(rt, "knitting")).status == "confirmed"  # type: ignore[union-attr]

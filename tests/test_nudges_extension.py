@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.app import Runtime
 from bot.nudges.data import member_nudge_data
 from bot.nudges.texts import parse_answer
-from bot.types import Incoming
+from bot.types import HEAR_SHOWN, Incoming
 from storage.models import Member, MemberSkill, StaffAlert
 from storage.models_nudges import NudgeOutbox, NudgePrefs, NudgeResponse
 from tests.chat import Chat
@@ -84,6 +84,7 @@ async def test_yes_tells_more_and_staff_once(database: Database, tmp_path: Path)
             "✅ Yes, tell me more",
             "⏳ Not now",
             "🙏 No thank you",
+            "🔊 Hear it",  # the channel reads the nudge when tapped
         ]
         assert all(len(f"0:{c}".encode()) <= 64 for c in choices)
 
@@ -216,10 +217,11 @@ async def test_choosing_days_and_time_with_buttons(sqlite_db: Database, tmp_path
         await chat.press("nudge:days")
         assert chat.keys == ["nudges.how_many"]
         await chat.press("nudge:n2")
-        assert chat.keys == ["nudges.pick_day"] and len(chat.choices) == 7
+        assert chat.keys == ["nudges.pick_day"] and len(chat.choices) == 7 + 1  # and Hear it
+        assert chat.choices[-1] == HEAR_SHOWN
         tuesday = next(c for c in chat.choices if c.endswith(".1"))
         await chat.press(tuesday)
-        assert chat.keys == ["nudges.pick_another"] and len(chat.choices) == 6
+        assert chat.keys == ["nudges.pick_another"] and len(chat.choices) == 6 + 1
         friday = next(c for c in chat.choices if c.endswith(".4"))
         await chat.press(friday)
         assert chat.keys == ["nudges.pick_time"]

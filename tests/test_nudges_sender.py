@@ -22,7 +22,7 @@ from bot.nudges.ptb import TelegramNudgeSender
 from bot.nudges.sender import NudgeService, RetryLater, SendReport
 from bot.speech import Speech
 from bot.telegram.channel import TelegramChannel
-from bot.types import Reply
+from bot.types import HEAR_SHOWN, Reply
 from storage.db import make_engine, make_sessionmaker
 from storage.models import Member
 from storage.models_nudges import NudgeOutbox, NudgePrefs
@@ -70,7 +70,8 @@ async def test_nudge_arrives_with_buttons_that_come_back(
         (message,) = peer.sent(7000)
         assert "Garden day" in message["text"]
         data = [b["callback_data"] for b in peer.buttons(message)]
-        assert data == [f"0:nudge:{nudge}:y", f"0:nudge:{nudge}:l", f"0:nudge:{nudge}:n"]
+        answers = [f"0:nudge:{nudge}:y", f"0:nudge:{nudge}:l", f"0:nudge:{nudge}:n"]
+        assert data == [*answers, f"0:{HEAR_SHOWN}"]
         (row,) = await outbox(rt.sessionmaker)
         assert row.status == "sent" and row.message_id == message["message_id"]
 

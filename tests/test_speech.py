@@ -15,12 +15,15 @@ from pathlib import Path
 
 import pytest
 import soundfile
+from sqlalchemy import func, select
 
+from bot.app import Runtime
 from bot.console import ConsoleChat
 from bot.settings import Settings
 from bot.speech import Speech, personal_keys, speakable, speech_from_settings
 from bot.speech.synth import SPEECH_NICENESS, decode_ogg, note_key
-from bot.types import Button, Incoming, MemberKey, Reply
+from bot.types import HEAR_SHOWN, Button, Incoming, MemberKey, Reply
+from storage.models import Answer
 from tests.conftest import Database, loop_ticks, needs_tool, runtime_for
 from tests.test_console import run_cli
 
@@ -273,6 +276,43 @@ async def test_the_terminal_chat_saves_each_voice_reply(
         "onboarding.consent.ogg",
     ]
     assert len(kept_notes(tmp_path / "cache")) == 1
+
+
+@needs_espeak
+async def test_hear_it_under_a_composed_message_in_the_terminal_chat(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """The nudges menu ends with "Hear it": the chat shows it again and saves its note."""
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    out = io.StringIO()
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        speech = Speech(cache_dir=tmp_path / "cache", press=PRESS)
+        chat = ConsoleChat(rt.engine, MemberKey("local", "voice-2"), out, False, speech=speech,
+                           audio_dir=audio, personal=personal_keys(rt.content))  # fmt: skip
+        await chat.send(Incoming("command", "start"))
+        await chat.send(Incoming("button", "read_myself", chat.seq))
+        await chat.send(Incoming("text", "Sam"))
+        for choice in ("yes", "ok", "ok", "feel_ok", "topic:food"):
+            await chat.send(Incoming("button", choice, chat.seq))
+        await chat.send(Incoming("command", "nudges"))
+        assert chat.buttons[-1].choice == HEAR_SHOWN
+        menu = chat.shown
+        assert menu is not None and not chat.saved  # read aloud is off: no notes so far
+        printed = out.getvalue()
+        stored = await answer_count(rt)
+        await chat.send(chat.to_incoming(str(len(chat.buttons))))  # the number of "Hear it"
+        assert await answer_count(rt) == stored  # "Hear it" is not an answer
+        speech.close()
+    assert out.getvalue()[len(printed) :].count(menu.text) == 1  # shown again
+    assert [p.name.split("-", 1)[1] for p in chat.saved] == ["nudges.menu.ogg"]
+    assert soundfile.info(chat.saved[0]).duration > 1
+
+
+async def answer_count(rt: Runtime) -> int:
+    """How many answers are stored."""
+    async with rt.sessionmaker() as session:
+        return int((await session.execute(select(func.count()).select_from(Answer))).scalar_one())
 
 
 def test_the_chat_command_takes_an_audio_folder(tmp_path: Path) -> None:

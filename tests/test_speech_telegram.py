@@ -23,7 +23,7 @@ from bot.speech import Speech, Transcript
 from bot.telegram.app import build_application, command_menus, serve, start_bot
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.limiter import PacedRateLimiter
-from bot.types import Button, Incoming, Reply
+from bot.types import HEAR_SHOWN, Button, Incoming, Reply
 from storage.inbox import MemoryInbox
 from tests.botapi_peer import TOKEN, BotApiPeer
 from tests.conftest import needs_tool
@@ -213,6 +213,61 @@ async def test_a_note_with_a_name_is_sent_but_not_kept_on_disk(
     assert decoded_seconds(peer.voices(54)[0]) > 0.5
     assert not await asyncio.to_thread(lambda: list(tmp_path.rglob("*.ogg")))
     speech.close()
+
+
+#: A message the engine composed (like "My skills"): its buttons are offers (prompt 0)
+#: and it ends with "Hear it", which the channel answers by reading the message itself.
+COMPOSED = Reply(
+    "myskills",
+    "⭐ Your skills:\n🐕 Walking dogs\n🍳 Cooking for others",
+    buttons=(Button("rm:list", "➖ Take a skill off"), Button(HEAR_SHOWN, "🔊 Hear it")),
+    seq=0,
+)
+
+
+@needs_espeak
+async def test_hear_it_under_a_composed_message_reads_that_message(
+    peer: BotApiPeer, engine: ScriptedEngine, tmp_path: Path
+) -> None:
+    """One voice note of the message tapped under; no text, the engine not asked, buttons kept."""
+    ana = peer.user(57, "Ana")
+    engine.replies_for["myskills"] = [COMPOSED]
+    speech = Speech(cache_dir=tmp_path, press=PRESS)
+    async with running_bot(peer, engine, speech):
+        peer.text(ana, "myskills")
+        shown = await until(peer.wait_buttons, 57)
+        asked = len(engine.calls)
+        for _ in range(2):  # a second tap reads it again
+            mark = peer.mark()
+            peer.tap_button(ana, shown, HEAR_SHOWN)
+            await until(peer.wait_for, lambda m=mark: peer.voices(57, m) or None, 30, "the note")
+            await until(peer.wait_for, lambda: peer.pending_count() == 0, 30, "the tap answered")
+            await asyncio.sleep(0.2)
+            sent = [c.method for c in peer.chat_calls(57, mark) if c.method.startswith("send")]
+            assert sent == ["sendVoice"]
+    assert len(engine.calls) == asked, "Hear it is not an answer: the engine is not asked"
+    assert peer.buttons(shown), "the message keeps its buttons"
+    words = "Your skills: Walking dogs. Cooking for others. The buttons say: Take a skill off."
+    seconds = decoded_seconds(peer.voices(57)[0])
+    assert len(words.split()) / 3.5 <= seconds <= len(words.split()) / 1.5 + 1.0
+    # a note of a member's own list is made on demand, never kept on disk
+    assert not await asyncio.to_thread(lambda: list(tmp_path.rglob("*.ogg")))
+    speech.close()
+
+
+async def test_hear_it_under_a_composed_message_without_audio_sends_the_words(
+    peer: BotApiPeer, engine: ScriptedEngine, tmp_path: Path
+) -> None:
+    ana = peer.user(58, "Ana")
+    engine.replies_for["myskills"] = [COMPOSED]
+    async with running_bot(peer, engine, Speech(cache_dir=tmp_path, espeak="")):
+        peer.text(ana, "myskills")
+        shown = await until(peer.wait_buttons, 58)
+        mark = peer.mark()
+        peer.tap_button(ana, shown, HEAR_SHOWN)
+        again = await until(peer.wait_text, 58, "Your skills", mark)
+    assert again["text"] == COMPOSED.text
+    assert peer.calls_of("sendVoice") == []
 
 
 @pytest.mark.parametrize("speech_here", [False, True], ids=["no-espeak", "speech-off"])

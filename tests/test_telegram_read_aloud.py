@@ -20,6 +20,7 @@ from bot.app import load_app_content
 from bot.content import Content
 from bot.settings import Settings
 from bot.speech.text import SPEECH_PRESS, speakable
+from bot.types import HEAR_SHOWN
 from tests.botapi_peer import BotApiPeer
 from tests.chat import CONSENT_EXPLAINED
 from tests.conftest import needs_tool
@@ -183,6 +184,26 @@ def send_voice_note(peer: BotApiPeer, content: Content, sam: Message, question: 
     assert [b["text"] for b in peer.buttons(again)] == [b["text"] for b in peer.buttons(question)]
 
 
+def hear_a_composed_message(peer: BotApiPeer, content: Content, sam: Message) -> None:
+    """A message the bot composes (the nudges menu) ends with "🔊 Hear it" too; a tap reads it."""
+    # the turn before ends with its voice note (the texts are paced, the note comes last)
+    peer.wait_for(lambda: sends_since(peer, 0)[-1] == "sendVoice" or None, 60, "the last note")
+    mark = peer.mark()
+    peer.command(sam, "nudges")
+    messages, _ = heard_turn(peer, mark)  # read aloud is on: the turn's own note
+    menu = messages[-1]
+    assert say(content, "nudges.menu") in menu["text"]
+    assert peer.buttons(menu)[-1]["text"] == say(content, "button.hear")
+    mark = peer.mark()
+    peer.tap_button(sam, menu, HEAR_SHOWN)
+    (ogg,) = peer.wait_for(lambda: peer.voices(MEMBER, mark) or None, 60, "the menu heard")
+    peer.wait_for(lambda: peer.pending_count() == 0, 30, "the tap answered")
+    time.sleep(0.5)  # no text follows, the menu keeps its buttons
+    assert sends_since(peer, mark) == ["sendVoice"]
+    assert peer.buttons(menu)
+    assert_voice_matches(peer, content, ogg, [menu])
+
+
 def test_a_member_who_reads_little_hears_the_bot(
     peer: BotApiPeer, tmp_path: Path, content: Content
 ) -> None:
@@ -214,6 +235,7 @@ def test_a_member_who_reads_little_hears_the_bot(
         alert = staff_get_help_alert(peer, STAFF_ID, "Sam")
         assert "not a safety alert" in alert
         assert not peer.voices(STAFF_ID)  # staff get text, the member's choice is theirs
+        hear_a_composed_message(peer, content, sam)
         # the question still answers after all that
         mark = peer.mark()
         peer.tap_button(sam, again, "yes")

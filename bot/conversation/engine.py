@@ -70,7 +70,18 @@ from bot.conversation.words import (
 from bot.mood import detect_low_mood
 from bot.nlu.safety import detect_distress
 from bot.settings import Settings
-from bot.types import HEAR, Incoming, MemberKey, NluResult, Reply, SkillFinder, Understanding
+from bot.types import (
+    HEAR,
+    HEAR_SHOWN,
+    Button,
+    Incoming,
+    MemberKey,
+    NluResult,
+    Reply,
+    SkillFinder,
+    Understanding,
+    is_hear,
+)
 from storage import repo
 from storage.db import transaction
 from storage.models import utcnow
@@ -301,7 +312,13 @@ class Engine(Prompts):
         return turn.replies
 
     def _as_preferred(self, turn: Turn, reading: bool) -> None:
-        """Shape the replies as the member prefers: read aloud (before or after), fewer pictures."""
+        """Shape the replies as the member prefers: read aloud (before or after), fewer pictures.
+
+        Every message with buttons can be heard: one the engine composed (my
+        skills, a menu of the nudges) gets a "🔊 Hear it" that the channel
+        answers with that message read aloud.
+        """
+        turn.replies[:] = [self._hearable(turn, r) for r in turn.replies]
         read = reading or preferences.get(turn, preferences.READ_ALOUD)
         fewer = preferences.get(turn, preferences.FEWER_PICTURES)
         if fewer:  # one picture at the start of each message, plain buttons, no picture cards
@@ -311,6 +328,15 @@ class Engine(Prompts):
             ]
         if read:
             _read_aloud(turn.replies)
+
+    def _hearable(self, turn: Turn, reply: Reply) -> Reply:
+        """A composed message with buttons and no "Hear it" gets one (the last button)."""
+        if not reply.buttons or reply.seq != 0 or reply.voice_only:
+            return reply
+        if any(is_hear(button.choice) for button in reply.buttons):
+            return reply
+        hear = Button(HEAR_SHOWN, self.text(turn, "button.hear"))
+        return replace(reply, buttons=(*reply.buttons, hear))
 
     async def _draw_pictures(self, turn: Turn) -> None:
         """Draw the turn's pictures in a worker thread, after the transaction.

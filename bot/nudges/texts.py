@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.types import Button, Reply
+from bot.types import HEAR_SHOWN, Button, Reply
 
 #: Looks a message up by key with placeholders filled (the engine's or the content's).
 TextFn = Callable[..., str]
@@ -30,6 +30,7 @@ PEER_BUTTONS = (
 )
 #: Every message key this package uses (checked by the tests against dialogues/).
 NUDGE_KEYS: tuple[str, ...] = (
+    "button.hear",
     "nudge.hello",
     "nudge.title",
     "nudge.ask",
@@ -123,7 +124,7 @@ def opportunity_reply(
         text("nudge.ask"),
     )
     buttons = tuple(Button(answer_data(nudge_id, c), text(k)) for c, k in OPPORTUNITY_BUTTONS)
-    return Reply(key="nudge.offer", text=body, buttons=buttons, seq=0)
+    return Reply(key="nudge.offer", text=body, buttons=(*buttons, _hear(text)), seq=0)
 
 
 def peer_reply(text: TextFn, nudge_id: int, *, teach: bool, label: str, emoji: str) -> Reply:
@@ -133,7 +134,12 @@ def peer_reply(text: TextFn, nudge_id: int, *, teach: bool, label: str, emoji: s
         text("peer.ask"),
     )
     buttons = tuple(Button(answer_data(nudge_id, c), text(k)) for c, k in PEER_BUTTONS)
-    return Reply(key="peer.offer", text=body, buttons=buttons, seq=0)
+    return Reply(key="peer.offer", text=body, buttons=(*buttons, _hear(text)), seq=0)
+
+
+def _hear(text: TextFn) -> Button:
+    """ "🔊 Hear it" under a nudge: the channel reads the message it is tapped under."""
+    return Button(HEAR_SHOWN, text("button.hear"))
 
 
 def details_text(text: TextFn, opp: OpportunityText) -> str:

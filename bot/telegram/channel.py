@@ -32,6 +32,7 @@ from bot.telegram.intake import Intake, Keep
 from bot.telegram.lanes import Lanes
 from bot.telegram.render import (
     MAX_CAPTION,
+    decode_callback,
     keyboard,
     keyboard_json,
     split_text,
@@ -45,7 +46,7 @@ from bot.telegram.routing import (
     raw_chat_key,
     route_update,
 )
-from bot.types import Incoming, MemberKey, Reply
+from bot.types import HEAR_SHOWN, Button, Incoming, MemberKey, Reply, is_hear
 from storage.inbox import Inbox, MemoryInbox
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,26 @@ warnings.filterwarnings(
     message=r"Please use 'Bot\.(sendMessage|editMessageReplyMarkup|getUpdates|sendVoice)'",
     category=PTBUserWarning,
 )
+
+
+def _shown_reply(update: Update) -> Reply | None:
+    """The message a "Hear it" was tapped under, as a reply: its words and other buttons."""
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if not isinstance(message, Message):  # too old for Telegram to show it: not readable
+        return None
+    text = message.text or message.caption or ""
+    if not text.strip():
+        return None
+    rows = message.reply_markup.inline_keyboard if message.reply_markup is not None else ()
+    buttons = []
+    for row in rows:
+        for button in row:
+            decoded = decode_callback(str(button.callback_data or ""))
+            choice = decoded[1] if decoded is not None else ""
+            if not is_hear(choice):  # "Hear it" itself is not read out
+                buttons.append(Button(choice, button.text))
+    return Reply(key="shown", text=text, buttons=tuple(buttons), seq=OFFER_SEQ)
 
 
 async def call_unread(bot: Bot, method: str, params: dict[str, Any]) -> Any:
@@ -262,14 +283,52 @@ class TelegramChannel:
         if isinstance(route, GroupChat):
             self._explain_group(bot, route.chat_id)
             return
+        if route.incoming == Incoming("button", HEAR_SHOWN, OFFER_SEQ):
+            shown = _shown_reply(update)
+            if shown is not None:  # else the engine says it is an old button
+                chat_id = route.chat_id
+                self._track_delivery(
+                    update.update_id, chat_id, lambda: self._read_shown(bot, chat_id, shown)
+                )
+                return
         if route.incoming == Incoming("unsupported", "voice") and self.recognizer is not None:
             route = await self._hear(bot, update, route)
         replies = await self._ask_engine(route, update.update_id)
         if replies is None:
             return
-        delivery = self._outbound.submit(route.chat_id, lambda: self._deliver(bot, route, replies))
-        if self.intake.is_open(update.update_id):
-            self._deliveries[update.update_id] = delivery
+        self._track_delivery(
+            update.update_id, route.chat_id, lambda: self._deliver(bot, route, replies)
+        )
+
+    def _track_delivery(
+        self, update_id: int, chat_id: int, send: Callable[[], Awaitable[bool]]
+    ) -> None:
+        """Queue the sending in the chat's lane; the update is answered once it is sent."""
+        delivery = self._outbound.submit(chat_id, send)
+        if self.intake.is_open(update_id):
+            self._deliveries[update_id] = delivery
+
+    async def _read_shown(self, bot: Bot, chat_id: int, shown: Reply) -> bool:
+        """ "🔊 Hear it" under a composed message: that message as a voice note, nothing stored.
+
+        Without speech (or when the note cannot be made) the words come again as text.
+        """
+        speech = self.speech
+        note = None
+        if speech is not None and speech.available:
+            labels = [button.label for button in shown.buttons]
+            note = await speech.voice_note(shown.text, labels, personal=True)
+        try:
+            if note is not None:
+                await self._send_voice(bot, chat_id, note)
+            else:
+                await send_text(bot, chat_id, shown.text, None)
+        except NetworkError as exc:
+            log.warning("message read again to chat %d not sent: %s", chat_id, exc)
+            return False
+        except TelegramError as exc:
+            log.warning("message read again to chat %d not sent: %s", chat_id, exc)
+        return True
 
     async def _hear(self, bot: Bot, update: Update, route: ToEngine) -> ToEngine:
         """A short voice note becomes the words heard in it; else it stays a voice note."""

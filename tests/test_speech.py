@@ -241,24 +241,25 @@ def test_settings_turn_speech_off_or_choose_the_cache(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ terminal chat
 
 
+def voice_chat(
+    rt: Runtime, member: str, out: io.StringIO, tmp_path: Path
+) -> tuple[ConsoleChat, Speech]:
+    """A terminal chat that saves voice notes in ``tmp_path / "audio"`` (cache beside it)."""
+    (tmp_path / "audio").mkdir(exist_ok=True)
+    speech = Speech(cache_dir=tmp_path / "cache", press=PRESS)
+    personal = personal_keys(rt.content)
+    chat = ConsoleChat(rt.engine, MemberKey("local", member), out, False, speech=speech,
+                       audio_dir=tmp_path / "audio", personal=personal)  # fmt: skip
+    return chat, speech
+
+
 @needs_espeak
 async def test_the_terminal_chat_saves_each_voice_reply(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
-    audio = tmp_path / "audio"
-    audio.mkdir()
-    out = io.StringIO()
+    audio, out = tmp_path / "audio", io.StringIO()
     async with runtime_for(sqlite_db, tmp_path) as rt:
-        speech = Speech(cache_dir=tmp_path / "cache", press=PRESS)
-        chat = ConsoleChat(
-            rt.engine,
-            MemberKey("local", "voice-1"),
-            out,
-            False,
-            speech=speech,
-            audio_dir=audio,
-            personal=personal_keys(rt.content),
-        )
+        chat, speech = voice_chat(rt, "voice-1", out, tmp_path)
         await chat.send(Incoming("command", "start"))
         assert not chat.saved  # not read aloud before the member asks
         await chat.send(Incoming("button", "read_to_me", chat.seq))
@@ -283,13 +284,9 @@ async def test_hear_it_under_a_composed_message_in_the_terminal_chat(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
     """The nudges menu ends with "Hear it": the chat shows it again and saves its note."""
-    audio = tmp_path / "audio"
-    audio.mkdir()
     out = io.StringIO()
     async with runtime_for(sqlite_db, tmp_path) as rt:
-        speech = Speech(cache_dir=tmp_path / "cache", press=PRESS)
-        chat = ConsoleChat(rt.engine, MemberKey("local", "voice-2"), out, False, speech=speech,
-                           audio_dir=audio, personal=personal_keys(rt.content))  # fmt: skip
+        chat, speech = voice_chat(rt, "voice-2", out, tmp_path)
         await chat.send(Incoming("command", "start"))
         await chat.send(Incoming("button", "read_myself", chat.seq))
         await chat.send(Incoming("text", "Sam"))

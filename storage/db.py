@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -117,7 +118,13 @@ def make_engine(
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         _install_sqlite_pragmas(engine, busy_timeout_ms=0 if sqlite_inline else 30_000)
+        if sqlite_inline:
+            _INLINE_ENGINES.add(engine.sync_engine)
     return engine
+
+
+#: Engines whose SQLite calls run inline (their transactions end without a hop).
+_INLINE_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
@@ -159,14 +166,15 @@ async def transaction(
 ) -> AsyncIterator[AsyncSession]:
     """``sessionmaker.begin()``: one transaction, committed at the end, rolled back on error.
 
-    On SQLite it ends the transaction in the caller's task. SQLAlchemy's own
+    On inline SQLite (:mod:`storage.sqlite_inline`) it ends the transaction in
+    the caller's task. SQLAlchemy's own
     context managers end it in two new tasks each, shielded from cancellation
     (a network round trip must not be cut off); SQLite's calls run inline here
     and have no round trip to protect, and the two tasks cost a quarter of the
     time of a whole turn's transaction. Used where every update pays for it.
     """
     bind = sessionmaker.kw.get("bind")
-    if bind is None or bind.dialect.name != "sqlite":
+    if not isinstance(bind, AsyncEngine) or bind.sync_engine not in _INLINE_ENGINES:
         async with sessionmaker.begin() as session:
             yield session
         return

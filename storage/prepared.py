@@ -18,7 +18,13 @@ Rules for a statement made :class:`Prepared`:
 * every value is a named ``bindparam`` (no Python-side column defaults: give
   each column a value), checked when it is first compiled;
 * the ORM is not involved: objects in the session are not flushed first (as
-  with any Core statement ``session.execute`` runs).
+  with any Core statement ``session.execute`` runs);
+* it is compiled once per dialect *name* with that dialect's conversions
+  (SkillSpark sets no custom JSON serializer on any engine).
+
+It reads SQLAlchemy's compiled statement (``positiontup``, ``binds``, the types'
+cached bind and result processors): internals of the 2.1 line that
+``pyproject.toml`` pins, checked by ``tests/test_prepared.py``.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ class _Compiled:
         out = []
         for name, process in zip(self.names, self.binds, strict=True):
             value = values[name]
-            out.append(process(value) if process is not None and value is not None else value)
+            out.append(process(value) if process is not None else value)
         return tuple(out)
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
@@ -95,7 +101,13 @@ class Prepared:
         names = tuple(compiled.positiontup or ())
         if compiled.params and not names:
             raise ValueError(f"{self.statement} has no positional parameters on {dialect.name}")
-        missing = [n for n in names if n not in compiled.binds or compiled.binds[n].callable]
+        missing = [
+            n
+            for n in names
+            if n not in compiled.binds
+            or compiled.binds[n].callable is not None
+            or not compiled.binds[n].required  # a literal: not in the caller's values
+        ]
         prefetch = getattr(compiled, "insert_prefetch", ()) or getattr(
             compiled, "update_prefetch", ()
         )
@@ -168,6 +180,8 @@ async def _inline(session: AsyncSession) -> InlineConnection | None:
     """The session's inline SQLite connection in this transaction (None: use SQLAlchemy)."""
     sync = session.sync_session
     transaction = sync.get_transaction()
+    if transaction is not None and not transaction.is_active:
+        return None  # failed earlier: SQLAlchemy says so (PendingRollbackError), not SQLite
     known = sync.info.get(_INFO_KEY)
     if transaction is not None and known is not None and known[0] is transaction:
         return cast(InlineConnection | None, known[1])

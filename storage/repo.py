@@ -21,10 +21,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from storage.models import (
@@ -161,6 +163,10 @@ def _loaded(
     if session is not None:
         known = session.sync_session.identity_map.get(identity_key(model, values[0]))
         if isinstance(known, model):
+            expired = sa_inspect(known).expired_attributes
+            for column, value in zip(columns, values, strict=True):
+                if column.key in expired:
+                    set_committed_value(known, column.key, value)  # as a query would refresh
             return known
     obj = model(**{column.key: value for column, value in zip(columns, values, strict=True)})
     make_transient_to_detached(obj)

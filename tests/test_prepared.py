@@ -21,7 +21,14 @@ from bot.conversation.state import as_utc
 from storage import repo
 from storage.db import make_engine, make_sessionmaker, transaction, upgrade
 from storage.inbox import SqlInbox
-from storage.models import Answer, ConversationState, Member, MemberSkill, ProcessedInput
+from storage.models import (
+    Answer,
+    AuditEvent,
+    ConversationState,
+    Member,
+    MemberSkill,
+    ProcessedInput,
+)
 from storage.prepared import Prepared
 from tests.test_sqlite_inline import write_while_another_process_writes
 
@@ -106,6 +113,12 @@ async def test_member_and_state_loaded_without_the_orm_behave_as_loaded(
         # the same member asked for again in the session is the same object
         again = await session.get(Member, member_id)
         assert again is member
+        # one the session has expired is filled in from the row, as a query would
+        session.expire(member, ["network", "first_name"])
+        same, _ = await repo.member_and_state(
+            session, "telegram", "4242", network="north", language="en"
+        )
+        assert same is member and member.network == "north" and member.first_name is None
     async with sessionmaker() as session:
         stored = await session.get(Member, member_id)
         assert stored is not None
@@ -161,15 +174,52 @@ async def test_on_sqlite_the_statements_bypass_sqlalchemy_and_on_postgresql_they
         assert len(inserts) == 2
 
 
-def test_a_statement_that_leaves_a_column_to_a_python_default_is_refused() -> None:
-    """Prepared statements skip SQLAlchemy's defaults, so every column must be given."""
+def test_a_statement_with_values_not_given_by_the_caller_is_refused() -> None:
+    """Prepared statements skip SQLAlchemy's defaults and literals: every value is named."""
     engine = make_engine("sqlite+aiosqlite://")
+    table = repo.table_of(ProcessedInput)
     try:
-        prepared = Prepared(insert(repo.table_of(ProcessedInput)), keys=("key", "member_id"))
+        prepared = Prepared(insert(table), keys=("key", "member_id"))
         with pytest.raises(ValueError, match="give every column"):
             prepared.compiled(engine.dialect)
+        literal = Prepared(sa.delete(table).where(table.c.key == "tg:1"))
+        with pytest.raises(ValueError, match="give every column"):
+            literal.compiled(engine.dialect)
     finally:
         engine.sync_engine.dispose()
+
+
+async def test_a_json_none_is_stored_as_sqlalchemy_stores_it(sessionmaker: Maker) -> None:
+    """Every value goes through its type's conversion, None too (JSON keeps ``null``)."""
+    table = repo.table_of(AuditEvent)
+    columns = ("at", "actor", "action", "member_id", "detail")
+    prepared = Prepared(insert(table), keys=columns)
+    row = {"at": datetime(2026, 12, 7, tzinfo=UTC), "actor": "desk:1", "action": "test",
+           "member_id": None, "detail": None}  # fmt: skip
+    async with transaction(sessionmaker) as session:
+        await prepared.run(session, {**row, "actor": "prepared"})
+        await session.execute(insert(table), {**row, "actor": "sqlalchemy"})
+    async with sessionmaker() as session:
+        raw = await session.execute(sa.text("SELECT actor, detail, member_id FROM audit_events"))
+        stored = {actor: (detail, member) for actor, detail, member in raw.all()}
+    assert stored["prepared"] == stored["sqlalchemy"]
+
+
+async def test_a_failed_session_is_refused_by_sqlalchemy_not_written(
+    sessionmaker: Maker,
+) -> None:
+    """After a failed flush the session must be rolled back: no statement slips through."""
+    member_id, _ = await _member(sessionmaker)
+    async with sessionmaker() as session:
+        await repo.record_input(session, "tg:9", member_id)
+        session.add(ProcessedInput(key="tg:9", member_id=member_id))
+        with pytest.raises(IntegrityError):
+            await session.flush()
+        with pytest.raises(sa.exc.PendingRollbackError):
+            await repo.record_input(session, "tg:10", member_id)
+        await session.rollback()
+    async with sessionmaker() as session:
+        assert await session.get(ProcessedInput, "tg:10") is None
 
 
 async def test_a_prepared_write_waits_for_another_process_without_blocking(

@@ -5,11 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import os
 import shutil
-import subprocess
-import sys
-import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +17,7 @@ from bot.app import Runtime
 from bot.console import ConsoleChat
 from bot.settings import Settings
 from bot.speech import Speech, personal_keys, speakable, speech_from_settings
-from bot.speech.synth import SPEECH_NICENESS, decode_ogg, note_key
+from bot.speech.synth import decode_ogg, note_key
 from bot.types import HEAR_SHOWN, Button, Incoming, MemberKey, Reply
 from storage.models import Answer
 from tests.conftest import Database, loop_ticks, needs_tool, runtime_for
@@ -183,27 +179,6 @@ async def test_emoji_only_text_has_no_note_and_the_loop_is_not_blocked(tmp_path:
     assert note is not None and note.duration > 10
     assert ticks.count >= 3  # the loop ran while the note was made in a worker thread
     speech.close()
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_notes_are_made_below_the_replies_priority(tmp_path: Path) -> None:
-    """When the cores are busy, members' replies come before voice notes (and espeak-ng)."""
-    speech = Speech(cache_dir=tmp_path, espeak="")
-    try:
-        ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        theirs = speech._pool.submit(
-            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        ).result(10)
-        child = speech._pool.submit(
-            lambda: subprocess.run(
-                ["sh", "-c", "cut -d' ' -f19 /proc/self/stat"], capture_output=True, text=True
-            ).stdout.strip()
-        ).result(10)
-    finally:
-        speech.close()
-    assert theirs == min(19, ours + SPEECH_NICENESS)
-    assert int(child) == theirs
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours
 
 
 async def test_without_espeak_there_are_no_notes_and_the_log_says_so_once(

@@ -12,6 +12,7 @@ import io
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from bot.types import HEAR_SHOWN, Button, Incoming, Reply
 from storage.inbox import MemoryInbox
 from tests.botapi_peer import TOKEN, BotApiPeer
 from tests.conftest import needs_tool
-from tests.test_telegram_channel import TEXTS, ScriptedEngine, until
+from tests.test_telegram_channel import PNG, TEXTS, ScriptedEngine, until
 
 PRESS = "🔊 The buttons say:"
 needs_espeak = needs_tool(
@@ -252,6 +253,50 @@ async def test_hear_it_under_a_composed_message_reads_that_message(
     assert len(words.split()) / 3.5 <= seconds <= len(words.split()) / 1.5 + 1.0
     # a note of a member's own list is made on demand, never kept on disk
     assert not await asyncio.to_thread(lambda: list(tmp_path.rglob("*.ogg")))
+    speech.close()
+
+
+@needs_espeak
+async def test_hear_it_under_a_long_list_with_its_picture_reads_all_of_it(
+    peer: BotApiPeer, engine: ScriptedEngine, tmp_path: Path
+) -> None:
+    """A long "My skills" goes as text, then the picture with the buttons: all is heard."""
+    ana = peer.user(59, "Ana")
+    lines = [f"🌟 Skill number {n} that Ana is good at" for n in range(40)]
+    long = replace(COMPOSED, text="\n".join(["⭐ Your skills:", *lines]), image_png=PNG)
+    engine.replies_for["myskills"] = [long]
+    speech = Speech(cache_dir=tmp_path, press=PRESS)
+    async with running_bot(peer, engine, speech) as channel:
+        peer.text(ana, "myskills")
+        card = await until(peer.wait_buttons, 59)
+        assert "photo" in card and not card.get("caption")  # the words came before it
+        mark = peer.mark()
+        peer.tap_button(ana, card, HEAR_SHOWN)
+        await until(peer.wait_for, lambda: peer.voices(59, mark) or None, 60, "the note")
+        await until(peer.wait_for, lambda: channel.open_updates == 0 or None, 10)
+    assert decoded_seconds(peer.voices(59)[0]) > 60  # 40 lines, not an empty caption
+    assert peer.buttons(card)
+    speech.close()
+
+
+async def test_a_refused_voice_note_under_a_composed_message_sends_the_words(
+    peer: BotApiPeer, engine: ScriptedEngine, tmp_path: Path
+) -> None:
+    """A member who does not take voice messages gets the words; the tap is answered."""
+    ana = peer.user(60, "Ana")
+    engine.replies_for["myskills"] = [COMPOSED]
+    speech = Speech(cache_dir=tmp_path, press=PRESS)
+    async with running_bot(peer, engine, speech) as channel:
+        peer.text(ana, "myskills")
+        shown = await until(peer.wait_buttons, 60)
+        peer.fail("sendVoice", times=5, status=400,
+                  description="Bad Request: VOICE_MESSAGES_FORBIDDEN")  # fmt: skip
+        mark = peer.mark()
+        peer.tap_button(ana, shown, HEAR_SHOWN)
+        again = await until(peer.wait_text, 60, "Your skills", mark)
+        await until(peer.wait_for, lambda: channel.open_updates == 0 or None, 10)
+    assert again["text"] == COMPOSED.text
+    assert len(voice_calls(peer, 60)) == 1  # tried once, not again and again
     speech.close()
 
 

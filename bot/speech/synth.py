@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -139,24 +138,6 @@ def _espeak(espeak: str, words: str, voice: str, speed: int) -> tuple[object, in
     return samples, int(rate)
 
 
-#: How much lower than the bot's own threads the speech threads (and espeak-ng) run.
-SPEECH_NICENESS = 10
-
-
-def _yield_to_replies() -> None:
-    """Run this speech thread (and the espeak-ng it starts) below the event loop.
-
-    A voice note is a help that follows the text: when the cores are busy, the
-    replies of every member come first. Linux gives each thread its own nice
-    value; elsewhere this does nothing.
-    """
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), current + SPEECH_NICENESS)
-    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: same priority
-        log.debug("speech threads keep their priority: %s", exc)
-
-
 class Speech:
     """Makes voice notes for texts, once each, off the event loop."""
 
@@ -187,9 +168,7 @@ class Speech:
                 "without voice notes (`make deps` installs it)"
             )
         self.stats = SpeechStats()
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, workers), thread_name_prefix="speech", initializer=_yield_to_replies
-        )
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="speech")
         self._making: dict[str, asyncio.Future[VoiceNote | None]] = {}
         self._memory: OrderedDict[str, VoiceNote] = OrderedDict()
         self._memory_items = memory_items

@@ -32,7 +32,6 @@ from bot.telegram.intake import Intake, Keep
 from bot.telegram.lanes import Lanes
 from bot.telegram.render import (
     MAX_CAPTION,
-    decode_callback,
     keyboard,
     keyboard_json,
     split_text,
@@ -46,7 +45,7 @@ from bot.telegram.routing import (
     raw_chat_key,
     route_update,
 )
-from bot.types import HEAR_SHOWN, Button, Incoming, MemberKey, Reply, is_hear
+from bot.types import HEAR_SHOWN, Button, Incoming, MemberKey, Reply
 from storage.inbox import Inbox, MemoryInbox
 
 log = logging.getLogger(__name__)
@@ -61,6 +60,8 @@ SORRY = "telegram.sorry"
 OFFER_SEQ = 0
 PRIVATE_ONLY = "telegram.private_only"
 TALK_BUTTON = "button.talk_one_to_one"
+#: Composed messages remembered for their "Hear it" (the oldest are forgotten first).
+MAX_COMPOSED = 5_000
 #: Every message key this channel uses (checked at start-up).
 TELEGRAM_KEYS = (
     *(f"telegram.command.{c}" for c in MENU_COMMANDS),
@@ -78,7 +79,10 @@ warnings.filterwarnings(
 
 
 def _shown_reply(update: Update) -> Reply | None:
-    """The message a "Hear it" was tapped under, as a reply: its words and other buttons."""
+    """The message a "Hear it" was tapped under, as a reply: its words and its buttons.
+
+    Used when the channel did not send it in this run (it was restarted since).
+    """
     query = update.callback_query
     message = query.message if query is not None else None
     if not isinstance(message, Message):  # too old for Telegram to show it: not readable
@@ -87,14 +91,8 @@ def _shown_reply(update: Update) -> Reply | None:
     if not text.strip():
         return None
     rows = message.reply_markup.inline_keyboard if message.reply_markup is not None else ()
-    buttons = []
-    for row in rows:
-        for button in row:
-            decoded = decode_callback(str(button.callback_data or ""))
-            choice = decoded[1] if decoded is not None else ""
-            if not is_hear(choice):  # "Hear it" itself is not read out
-                buttons.append(Button(choice, button.text))
-    return Reply(key="shown", text=text, buttons=tuple(buttons), seq=OFFER_SEQ)
+    buttons = tuple(Button(str(b.callback_data or ""), b.text) for row in rows for b in row)
+    return Reply(key="shown", text=text, buttons=buttons, seq=OFFER_SEQ)
 
 
 async def call_unread(bot: Bot, method: str, params: dict[str, Any]) -> Any:
@@ -207,6 +205,8 @@ class TelegramChannel:
         self._groups_told: set[int] = set()
         #: chat id -> (prompt number, messages whose buttons are still shown)
         self._keyboards: OrderedDict[int, tuple[int | None, list[int]]] = OrderedDict()
+        #: (chat, message with the buttons) -> the composed message, for its "Hear it"
+        self._composed: OrderedDict[tuple[int, int], Reply] = OrderedDict()
 
     def bind(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Use this application to process updates."""
@@ -284,7 +284,8 @@ class TelegramChannel:
             self._explain_group(bot, route.chat_id)
             return
         if route.incoming == Incoming("button", HEAR_SHOWN, OFFER_SEQ):
-            shown = _shown_reply(update)
+            shown = self._composed.get((route.chat_id, route.tapped_message_id or 0))
+            shown = shown or _shown_reply(update)
             if shown is not None:  # else the engine says it is an old button
                 chat_id = route.chat_id
                 self._track_delivery(
@@ -311,7 +312,9 @@ class TelegramChannel:
     async def _read_shown(self, bot: Bot, chat_id: int, shown: Reply) -> bool:
         """ "🔊 Hear it" under a composed message: that message as a voice note, nothing stored.
 
-        Without speech (or when the note cannot be made) the words come again as text.
+        Without speech, or when the note cannot be made or is refused (a member
+        who does not take voice messages), the words come again as text.
+        False only when the network kept it from being sent (tried again later).
         """
         speech = self.speech
         note = None
@@ -320,14 +323,18 @@ class TelegramChannel:
             note = await speech.voice_note(shown.text, labels, personal=True)
         try:
             if note is not None:
-                await self._send_voice(bot, chat_id, note)
-            else:
-                await send_text(bot, chat_id, shown.text, None)
+                try:
+                    await self._send_voice(bot, chat_id, note)
+                    return True
+                except BadRequest as exc:  # BadRequest is a NetworkError to PTB: first
+                    log.info("voice note to chat %d refused (%s); the text instead", chat_id, exc)
+            for part in split_text(shown.text):
+                await send_text(bot, chat_id, part, None)
+        except (Forbidden, BadRequest) as exc:
+            log.info("message read again to chat %d not sent: %s", chat_id, exc)
         except NetworkError as exc:
             log.warning("message read again to chat %d not sent: %s", chat_id, exc)
             return False
-        except TelegramError as exc:
-            log.warning("message read again to chat %d not sent: %s", chat_id, exc)
         return True
 
     async def _hear(self, bot: Bot, update: Update, route: ToEngine) -> ToEngine:
@@ -535,8 +542,20 @@ class TelegramChannel:
             caption = None
         if last is not None:
             last_id = last.message_id
+        if last_id is not None and any(b.choice == HEAR_SHOWN for b in reply.buttons):
+            self._remember_composed(chat_id, last_id, reply)
         if markup is not None and last_id is not None and reply.seq != OFFER_SEQ:
             await self._track_keyboard(bot, chat_id, reply.seq, last_id)
+
+    def _remember_composed(self, chat_id: int, message_id: int, reply: Reply) -> None:
+        """Keep what a composed message says (all its parts), for its "🔊 Hear it".
+
+        The tapped message alone may not hold the words: a long "My skills"
+        goes as text, then its picture with the buttons and no caption.
+        """
+        self._composed[chat_id, message_id] = reply
+        while len(self._composed) > MAX_COMPOSED:
+            self._composed.popitem(last=False)
 
     async def _track_keyboard(
         self, bot: Bot, chat_id: int, seq: int | None, message_id: int

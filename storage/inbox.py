@@ -93,15 +93,11 @@ _FORGET_ONE = Prepared(
 
 
 def _keep(session: AsyncSession) -> Prepared:
-    """``INSERT ... ON CONFLICT DO NOTHING`` of whole rows, for the session's database."""
-
-    def build(insert_: Any) -> Prepared:
-        statement = insert_(_TABLE).on_conflict_do_nothing(
-            index_elements=[_TABLE.c.channel, _TABLE.c.update_id]
-        )
-        return Prepared(statement, keys=("channel", "update_id", "body", "chat", "received_at"))
-
-    prepared: Prepared = per_dialect(session, _KEEPS, build)
+    """:func:`_insert` of whole rows (every column given), run as a prepared statement."""
+    keys = ("channel", "update_id", "body", "chat", "received_at")
+    prepared: Prepared = per_dialect(
+        session, _KEEPS, lambda _: Prepared(_insert(session), keys=keys)
+    )
     return prepared
 
 

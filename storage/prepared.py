@@ -57,9 +57,18 @@ class _Compiled:
     names: tuple[str, ...]
     binds: tuple[Processor, ...]
     results: tuple[Processor, ...]
+    #: how many named values the statement takes (a name may stand twice in ``names``)
+    taken: int
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The positional parameters for one row of values, converted for the driver."""
+        """The positional parameters for one row of values, converted for the driver.
+
+        A value the statement has no place for is refused, as ``session.execute``
+        refuses it ("unconsumed column names"), instead of being dropped.
+        """
+        if len(values) != self.taken:
+            unused = sorted(set(values) - set(self.names))
+            raise ValueError(f"values the statement does not take: {unused}")
         out = []
         for name, process in zip(self.names, self.binds, strict=True):
             value = values[name]
@@ -118,7 +127,7 @@ class Prepared:
         for column in getattr(self.statement, "selected_columns", ()):
             assert isinstance(column, ColumnElement)
             results.append(column.type._cached_result_processor(dialect, None))
-        return _Compiled(str(compiled), names, binds, tuple(results))
+        return _Compiled(str(compiled), names, binds, tuple(results), len(set(names)))
 
     async def rows(self, session: AsyncSession, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run a query; its rows (converted as SQLAlchemy would)."""

@@ -185,6 +185,11 @@ def test_a_statement_with_values_not_given_by_the_caller_is_refused() -> None:
         literal = Prepared(sa.delete(table).where(table.c.key == "tg:1"))
         with pytest.raises(ValueError, match="give every column"):
             literal.compiled(engine.dialect)
+        # a value with no place in the statement is refused, not dropped
+        compiled = repo._INSERT_INPUT.compiled(engine.dialect)
+        row = {"key": "tg:1", "member_id": 1, "at": datetime.now(UTC), "extra": "lost?"}
+        with pytest.raises(ValueError, match="does not take"):
+            compiled.parameters(row)
     finally:
         engine.sync_engine.dispose()
 

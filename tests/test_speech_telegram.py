@@ -203,6 +203,23 @@ async def test_hear_it_sends_only_the_voice_note(
 
 
 @needs_espeak
+async def test_hear_it_with_the_note_refused_sends_the_words(
+    peer: BotApiPeer, engine: ScriptedEngine, tmp_path: Path
+) -> None:
+    """A member who takes no voice messages taps "Hear it": the words, not silence."""
+    ana = peer.user(61, "Ana")
+    speech = Speech(cache_dir=tmp_path, press=PRESS)
+    peer.fail("sendVoice", times=5, status=400, description="Bad Request: VOICE_MESSAGES_FORBIDDEN")
+    async with running_bot(peer, engine, speech) as channel:
+        peer.text(ana, "hear")
+        again = await until(peer.wait_text, 61, "Do you like cooking")
+        await until(peer.wait_for, lambda: channel.open_updates == 0 or None, 10)
+    assert again["text"] == HEAR.text
+    assert len(voice_calls(peer, 61)) == 1
+    speech.close()
+
+
+@needs_espeak
 async def test_a_note_with_a_name_is_sent_but_not_kept_on_disk(
     peer: BotApiPeer, engine: ScriptedEngine, tmp_path: Path
 ) -> None:

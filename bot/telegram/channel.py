@@ -322,12 +322,8 @@ class TelegramChannel:
             labels = [button.label for button in shown.buttons]
             note = await speech.voice_note(shown.text, labels, personal=True)
         try:
-            if note is not None:
-                try:
-                    await self._send_voice(bot, chat_id, note)
-                    return True
-                except BadRequest as exc:  # BadRequest is a NetworkError to PTB: first
-                    log.info("voice note to chat %d refused (%s); the text instead", chat_id, exc)
+            if note is not None and await self._voice_sent(bot, chat_id, note):
+                return True
             for part in split_text(shown.text):
                 await send_text(bot, chat_id, part, None)
         except (Forbidden, BadRequest) as exc:
@@ -449,8 +445,7 @@ class TelegramChannel:
         """
         if making is not None and reply.voice_only:
             note = await making
-            if note is not None:
-                await self._send_voice(bot, chat_id, note)
+            if note is not None and await self._voice_sent(bot, chat_id, note):
                 return
             making = None
         try:
@@ -482,6 +477,18 @@ class TelegramChannel:
         note = await making if making is not None else None
         if note is not None:
             await self._send_voice(bot, chat_id, note)
+
+    async def _voice_sent(self, bot: Bot, chat_id: int, note: VoiceNote) -> bool:
+        """Send a voice note in place of words; False when Telegram refuses it.
+
+        (A member who takes no voice messages: the caller sends the words.)
+        """
+        try:
+            await self._send_voice(bot, chat_id, note)
+        except BadRequest as exc:  # a NetworkError to PTB: caught before the caller's
+            log.info("voice note to chat %d refused (%s); the words instead", chat_id, exc)
+            return False
+        return True
 
     async def _send_voice(self, bot: Bot, chat_id: int, note: VoiceNote) -> None:
         """Send a voice note: by the file id of an earlier upload, else uploaded (once)."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.health import head_revision, readiness
 from bot.jobs import RunOnce
 from bot.nlu.rules import RuleUnderstanding
+from bot.telegram.intake import Intake
 from storage.inbox import SharedInbox
 from tests.conftest import Database
 
@@ -51,6 +52,32 @@ async def test_a_dead_processs_chats_are_taken_over_when_the_lease_runs_out(
     assert [i for i, _, _ in await alive.take()] == [1, 2]
     assert alive.last_taken_over == 2
     assert await dead.renew([7]) == set()  # it lost the chat
+
+
+async def test_a_process_that_stops_with_chats_open_lets_another_take_them_at_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A graceful stop that ran out of time: the other process need not wait for the lease."""
+    stopping = Intake(
+        SharedInbox(sessionmaker, "stopping", lease_s=30),
+        chat_of=lambda data: int(data["chat"]),
+        sweep_s=0.05,
+    )
+    started: list[int] = []
+    await stopping.replay(lambda update_id, _data, _keep: started.append(update_id))
+    await stopping.receive(
+        [{"update_id": 1, "chat": 7}, {"update_id": 2, "chat": 8}], lambda *_: None
+    )
+    for _ in range(100):
+        if len(started) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(started) == [1, 2]
+    stopping.answered(1, None)  # chat 7 was answered; chat 8's turn is still running
+    await stopping.close()
+    other = SharedInbox(sessionmaker, "other", lease_s=30)
+    assert [(i, c) for i, _, c in await other.take()] == [(2, 8)]
+    assert other.last_taken_over == 1
 
 
 async def test_sweeps_of_several_processes_at_once_never_deadlock(

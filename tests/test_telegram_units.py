@@ -592,6 +592,26 @@ async def test_draining_gives_up_in_time_even_when_jobs_keep_coming() -> None:
     assert await lanes.drain(10)  # (the rest, so nothing is left running)
 
 
+async def test_cancelling_stops_running_and_queued_jobs_and_what_they_queue() -> None:
+    lanes = Lanes()
+    finished: list[str] = []
+
+    async def slow(name: str) -> None:
+        await asyncio.sleep(10)
+        finished.append(name)
+
+    async def queues_more() -> None:
+        lanes.submit("late", lambda: slow("late"))
+        await slow("first")
+
+    lanes.submit("a", queues_more)
+    lanes.submit("a", lambda: slow("second"))  # queued behind the first
+    await asyncio.sleep(0.05)
+    assert await lanes.cancel() == 3
+    assert lanes.busy == 0 and finished == []
+    assert await lanes.drain(0)
+
+
 def test_keyboard_json_is_the_same_keyboard_as_the_typed_one() -> None:
     """Messages sent raw carry the keyboard as JSON: the same rows, texts and data."""
     buttons = (

@@ -646,7 +646,8 @@ class TelegramChannel:
         """Wait for queued updates, then replies (``within`` seconds in all); False if time ran out.
 
         Answered updates are then removed from the inbox; the others stay there
-        for the next start (so are updates answered after this).
+        for the next start (or another process): when time runs out, what still
+        runs is stopped first.
         """
         loop = asyncio.get_running_loop()
         deadline = None if within is None else loop.time() + within
@@ -654,5 +655,10 @@ class TelegramChannel:
         left = None if deadline is None else max(0.0, deadline - loop.time())
         outbound = await self._outbound.drain(left)
         await asyncio.sleep(0)  # the done-callbacks of the last sends mark them answered
+        if not (inbound and outbound):
+            # Out of time: stop what still runs, so nothing of this process touches those
+            # chats once it lets go of them (their updates stay in the inbox).
+            stopped = await self._inbound.cancel() + await self._outbound.cancel()
+            log.warning("stopped %d turns and sends that were still running", stopped)
         await self.intake.close()
         return inbound and outbound

@@ -13,7 +13,8 @@ are sent. :class:`Intake` does the bookkeeping for one process:
 * answered updates are deleted in batches (every ``gather_s`` at most, 500 ids
   a statement), retried a second later when the database is away;
 * ``close`` (on stop) deletes what is answered; the rest stays for the next
-  start, where ``replay`` starts it again.
+  start, where ``replay`` starts it again (shared mode: it lets go of its chat
+  leases, so another process starts the rest at once).
 
 With a :class:`~storage.inbox.SharedInbox` (several processes on PostgreSQL,
 webhook mode) an update is only kept on arrival; one sweep task per process
@@ -383,6 +384,15 @@ class Intake:
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
         await self.flush()
+        if self.shared is not None:
+            # Chats with updates still open (the stop ran out of time) go to the other
+            # processes at once, not when their leases run out; each shows its member
+            # where they are (the engine kept what was answered already).
+            try:
+                await self.shared.release_all()
+            except Exception as exc:
+                log.warning("could not let go of this process's chats (%s); "
+                            "they move when their leases run out", exc)  # fmt: skip
 
     # ------------------------------------------------------------------- room
 

@@ -68,3 +68,14 @@ class Lanes:
             if pending:
                 return False
         return True
+
+    async def cancel(self) -> int:
+        """Stop every queued and running job (and jobs they queue); how many were stopped."""
+        stopped = 0
+        while self._all:
+            pending = [task for task in self._all if not task.done()]
+            for task in pending:
+                task.cancel()
+            stopped += len(pending)
+            await asyncio.wait(set(self._all))
+        return stopped

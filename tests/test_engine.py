@@ -145,6 +145,25 @@ async def test_restart_resumes_the_same_question(sqlite_db: Database, tmp_path: 
         assert chat2.keys[0] == "answer.no_thanks"
 
 
+async def test_before_the_name_is_told_no_message_leaves_a_gap_for_it(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """/start and /myskills while the bot asks for the name: said without the name."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.cmd("start")
+        await chat.press("read_myself")
+        assert chat.keys == ["onboarding.ask_name"]
+        await chat.cmd("start")
+        assert chat.keys == ["resume.welcome_back", "onboarding.ask_name"]
+        assert chat.last[0].text == "👋 Welcome back. It is good to see you."
+        await chat.cmd("myskills")
+        assert chat.last[0].text.startswith("⭐ Here are your skills:")
+        await chat.say("Sam")
+        await chat.cmd("myskills")
+        assert chat.last[0].text.startswith("⭐ Sam, here are your skills:")
+
+
 async def test_pause_asks_how_you_feel_and_resume_returns(
     sqlite_db: Database, tmp_path: Path
 ) -> None:

@@ -31,6 +31,12 @@ from storage import repo
 if TYPE_CHECKING:
     from bot.conversation.engine import Engine
 
+#: Messages with the member's name, and what is said instead before they told it
+#: (a /start or /myskills while onboarding asks for the name).
+NAMELESS: dict[str, str] = {
+    key: f"{key}_no_name" for key in ("resume.welcome_back", "myskills.title")
+}
+
 
 class Prompts:
     """Messages, prompts, interrupts and stored answers for one engine."""
@@ -41,9 +47,15 @@ class Prompts:
         self.settings = settings
 
     def text(self, turn: Turn, key: str, **values: str) -> str:
-        """A message in the member's language with placeholders filled."""
+        """A message in the member's language with placeholders filled.
+
+        Before the member has told their name, a message that has a ``_no_name``
+        form (:data:`NAMELESS`) is said in that form, not with a gap for the name.
+        """
         values.setdefault("name", turn.member.first_name or turn.data.get("name", ""))
         values.setdefault("staff", self.settings.staff_contact)
+        if not values["name"] and key in NAMELESS:
+            key = NAMELESS[key]
         return self.content.text(key, turn.lang, **values)
 
     def say(self, turn: Turn, key: str, **values: str) -> None:

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
 
     # --- conversation
     session_gap_hours: float = Field(default=12.0, alias="SKILLSPARK_SESSION_GAP_HOURS")
+    rating_gap_minutes: float = Field(default=30.0, alias="SKILLSPARK_RATING_GAP_MINUTES", ge=0)
     max_text_chars: int = Field(default=2000, alias="SKILLSPARK_MAX_TEXT_CHARS")
     staff_contact: str = Field(default="your support worker", alias="SKILLSPARK_STAFF_CONTACT")
 

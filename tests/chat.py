@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import update
+
 from bot.engine import Engine
 from bot.types import Incoming, MemberKey, Reply
+from storage.models import Member, utcnow
 
 #: What saying yes means, said one idea a message between the name and the consent question.
 CONSENT_EXPLAINED: tuple[str, ...] = (
@@ -53,6 +58,17 @@ class Chat:
     async def other(self, what: str) -> list[Reply]:
         """Send something that is not text (a sticker, a photo)."""
         return await self._send(Incoming("unsupported", what))
+
+    async def away(self, minutes: float) -> None:
+        """The member was away this long since their last message (moves it back)."""
+        column = Member.telegram_id if self.member.channel == "telegram" else Member.local_id
+        external = self.member.external_id
+        async with self.engine.sessionmaker.begin() as session:
+            await session.execute(
+                update(Member)
+                .where(column == (int(external) if column is Member.telegram_id else external))
+                .values(last_active_at=utcnow() - timedelta(minutes=minutes))
+            )
 
     @property
     def keys(self) -> list[str]:

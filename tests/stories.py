@@ -6,6 +6,7 @@ Story steps:
 - ``intent: <any>`` with ``user: "text"``: typed text (the intent is what we expect it means).
 - ``intent: unsupported`` with ``entities: [{kind: sticker}]``: a sticker, photo, ...
 - ``action: <message key>``: the bot says that message next.
+- ``away: <minutes>``: the member is away this long before their next step.
 - ``checkpoint: onboarded`` (first step only): a member who finished onboarding and
   chose the first topic; the story continues from its intro.
 - ``checkpoint: choosing`` (first step only): a member who finished onboarding and is
@@ -116,8 +117,11 @@ async def replay(engine: Engine, story: Story, member_id: str) -> None:
             if said != expected:
                 raise StoryFailed(f"{where}: expected {expected!r}, the bot said {said!r}")
             continue
+        if "away" in step:
+            await chat.away(float(step["away"]))
+            continue
         if "intent" not in step:
-            raise StoryFailed(f"{where}: a step needs intent, action or checkpoint")
+            raise StoryFailed(f"{where}: a step needs intent, action, away or checkpoint")
         if queue:
             raise StoryFailed(f"{where}: the bot also said {queue} before the member spoke")
         intent = str(step["intent"])

@@ -167,7 +167,11 @@ async def test_before_the_name_is_told_no_message_leaves_a_gap_for_it(
 async def test_pause_asks_how_you_feel_and_resume_returns(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
-    """Pause asks for an end rating; coming back asks a start rating, then the question."""
+    """Pause asks for an end rating; coming back after a while asks a start rating.
+
+    Coming back soon after (a tap on Carry on) goes straight to the question: the
+    member was asked how they feel a moment ago.
+    """
     async with runtime_for(sqlite_db, tmp_path) as rt:
         chat = Chat(rt.engine)
         await chat.onboard()
@@ -177,14 +181,21 @@ async def test_pause_asks_how_you_feel_and_resume_returns(
         await chat.press("feel_good")
         assert chat.keys == ["confidence.thanks", "paused"]
         await chat.say("hello")
+        assert chat.keys == ["resume.welcome_back", question]
+
+        await chat.say("pause")
+        await chat.press("feel_ok")
+        assert chat.keys == ["confidence.thanks", "paused"]
+        await chat.away(minutes=31)
+        await chat.say("hello")
         assert chat.keys == ["resume.welcome_back", "confidence.start"]
         await chat.press("feel_ok")
         assert chat.keys == ["confidence.thanks", question]
-        assert await count(rt, ConfidenceRating, moment="end") == 1
+        assert await count(rt, ConfidenceRating, moment="end") == 2
         assert await count(rt, ConfidenceRating, moment="start") == 2
         async with rt.sessionmaker() as session:
             state = (await session.execute(select(ConversationState))).scalar_one()
-        assert state.session_no == 2 and state.status == "active"
+        assert state.session_no == 3 and state.status == "active"
 
 
 async def test_help_repeat_back_skip(sqlite_db: Database, tmp_path: Path) -> None:

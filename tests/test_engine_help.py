@@ -56,6 +56,7 @@ async def test_carry_on_after_pause_works_also_after_a_restart(
         assert "/start" not in chat.last[-1].text
     async with runtime_for(database, tmp_path) as rt:
         chat = Chat(rt.engine)
+        await chat.away(minutes=45)  # a long break: how do you feel, then the question
         await chat.press("go:carry_on", seq=0)
         assert chat.keys[:2] == ["resume.welcome_back", "confidence.start"]
 

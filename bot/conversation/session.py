@@ -34,10 +34,15 @@ class Session(Part):
             await self.engine.onboarding.start(turn)
             return
         if state.status == Status.PAUSED or self.expired(turn):
+            # "How do you feel" was asked as the break began: a short break (a tap on
+            # Carry on soon after) does not ask it again
+            short_break = state.status == Status.PAUSED and self.away(turn) < timedelta(
+                minutes=self.settings.rating_gap_minutes
+            )
             state.status = Status.ACTIVE if state.status == Status.PAUSED else state.status
             state.session_no += 1
             self.say(turn, "resume.welcome_back")
-            if turn.consented and state.status == Status.ACTIVE:
+            if turn.consented and state.status == Status.ACTIVE and not short_break:
                 self.interrupt(turn, Interrupt.CONFIDENCE_START)
                 return
             await self.engine.show_where(turn)
@@ -47,10 +52,13 @@ class Session(Part):
 
     def expired(self, turn: Turn) -> bool:
         """True when the member has been away longer than one session."""
+        return self.away(turn) > timedelta(hours=self.settings.session_gap_hours)
+
+    @staticmethod
+    def away(turn: Turn) -> timedelta:
+        """How long since the member's last message (to the minute); none if never."""
         last = as_utc(turn.member.last_active_at)
-        if last is None:
-            return False
-        return utcnow() - last > timedelta(hours=self.settings.session_gap_hours)
+        return timedelta(0) if last is None else utcnow() - last
 
     async def stop(self, turn: Turn) -> None:
         """ "Stop": a member in a session chooses a break, deleting, or carrying on."""

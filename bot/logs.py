@@ -19,7 +19,17 @@ from bot.settings import Settings
 _TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
 MASK = "[secret]"
 #: Loggers that write request URLs (the URL holds the bot token) at INFO or DEBUG.
-NOISY_LOGGERS = ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler", "aiosqlite")
+#: fontTools (the PDF pages' font subsetting) logs the letters a page uses, from a
+#: member's own words: never at INFO.
+NOISY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "telegram.ext.Updater",
+    "apscheduler",
+    "aiosqlite",
+    "fontTools",
+    "fpdf",
+)
 
 
 class SecretFilter(logging.Filter):

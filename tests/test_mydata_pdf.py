@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from pypdf import PdfReader
 
+from bot.logs import protect_logs
 from bot.mydata_pdf import MYDATA_PDF_KEYS, member_data_pdf
 from tests.chat import Chat
 from tests.conftest import Database, runtime_for
@@ -81,6 +84,14 @@ def data(**more: Any) -> dict[str, Any]:
         "confidence_ratings": [{"moment": "start", "value": 3, "at": "2026-11-02T10:15:30"}],
         **more,
     }
+
+
+def test_making_the_page_logs_nothing_of_it(caplog: pytest.LogCaptureFixture) -> None:
+    """The font subsetting logs each letter used (the member's words): quiet once set up."""
+    protect_logs()  # what setup_logging does at start
+    caplog.set_level(logging.INFO)
+    member_data_pdf(data(), text, {})
+    assert [r.name for r in caplog.records if r.levelno < logging.WARNING] == []
 
 
 def test_every_key_is_in_the_dialogues() -> None:

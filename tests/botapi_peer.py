@@ -155,6 +155,8 @@ class BotApiPeer:
         self._cond = threading.Condition()
         self.calls: list[ApiCall] = []
         self._pending: list[JSON] = []
+        #: updates delivered again on purpose (not dropped by the offset of the next poll)
+        self._again: set[int] = set()
         self._next_update = 100_000 + random.randrange(1000)
         self._msg_ids: dict[int, itertools.count[int]] = {}
         self.chats: dict[int, JSON] = {}
@@ -241,12 +243,18 @@ class BotApiPeer:
             self.chats[chat_id] = chat
         return chat
 
-    def inject(self, update: JSON) -> JSON:
-        """Queue an update as Telegram would (an ``update_id`` is added when missing)."""
+    def inject(self, update: JSON, *, again: bool = False) -> JSON:
+        """Queue an update as Telegram would (an ``update_id`` is added when missing).
+
+        ``again``: an update confirmed before, delivered once more (Telegram does
+        this now and then); the next poll gets it whatever its offset.
+        """
         with self._cond:
             if "update_id" not in update:
                 update = {"update_id": self._next_update, **update}
                 self._next_update += 1
+            if again:
+                self._again.add(update["update_id"])
             self._pending.append(update)
             self._pending.sort(key=lambda u: u["update_id"])
             self._cond.notify_all()
@@ -595,7 +603,11 @@ class BotApiPeer:
             if params.get("allowed_updates") is not None:
                 self.allowed_updates = list(params["allowed_updates"])
             if offset is not None:
-                self._pending = [u for u in self._pending if u["update_id"] >= offset]
+                self._pending = [
+                    u
+                    for u in self._pending
+                    if u["update_id"] >= offset or u["update_id"] in self._again
+                ]
             deadline = time.monotonic() + float(params.get("timeout") or 0)
             while True:
                 self._pending = [u for u in self._pending if self._allowed(u)]
@@ -607,6 +619,7 @@ class BotApiPeer:
                 self._cond.wait(left)
             limit = int(params.get("limit") or 100)
             result = [dict(u) for u in self._pending[:limit]]
+            self._again.difference_update(u["update_id"] for u in result)
             self._record("getUpdates", params, {}, 200)
             return result
 

@@ -43,12 +43,13 @@ async def test_one_chat_is_handled_by_one_process_until_it_lets_go(
 async def test_a_dead_processs_chats_are_taken_over_when_the_lease_runs_out(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    dead = SharedInbox(sessionmaker, "dead", lease_s=1)
+    # 2.5 s: room for the steps before the sleep on a busy machine
+    dead = SharedInbox(sessionmaker, "dead", lease_s=2.5)
     alive = SharedInbox(sessionmaker, "alive", lease_s=30)
     await dead.keep_rows(rows_for(7, 1, 2))
     assert len(await dead.take()) == 2
     assert await alive.take() == []  # the lease is live
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(2.7)
     assert [i for i, _, _ in await alive.take()] == [1, 2]
     assert alive.last_taken_over == 2
     assert await dead.renew([7]) == set()  # it lost the chat
@@ -126,14 +127,14 @@ async def test_a_job_runs_in_one_process_and_moves_when_its_holder_stops_renewin
         runs.append(who)
         return who
 
-    first = RunOnce(sessionmaker, "first", lease_s=1)
-    second = RunOnce(sessionmaker, "second", lease_s=1)
+    first = RunOnce(sessionmaker, "first", lease_s=2.5)  # room for the steps before the sleep
+    second = RunOnce(sessionmaker, "second", lease_s=2.5)
     job_1 = first.wrap("nudge_send", job, every_s=0.1)
     job_2 = second.wrap("nudge_send", job, every_s=0.1)
     assert await job_1("first") == "first"
     assert await job_2("second") is None
     assert await job_1("first") == "first"  # the holder keeps it run after run
-    await asyncio.sleep(1.2)  # first stopped renewing (it died)
+    await asyncio.sleep(2.7)  # first stopped renewing (it died)
     assert await job_2("second") == "second"
     assert await job_1("first") is None
     assert runs == ["first", "first", "second"]

@@ -34,14 +34,21 @@ async def _count(engine: AsyncEngine) -> int:
         return int((await conn.execute(sa.text("SELECT count(*) FROM t"))).scalar_one())
 
 
-def _hold_write_lock(path: Path, seconds: float, started: threading.Event) -> None:
-    """Another connection (as another process would) holds the write lock for a while."""
+def _hold_write_lock(
+    path: Path, seconds: float, started: threading.Event, releasing: list[float] | None = None
+) -> None:
+    """Another connection (as another process would) holds the write lock for a while.
+
+    ``releasing`` gets the moment (``perf_counter``) just before the lock is let go.
+    """
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("INSERT INTO t (v) VALUES ('other process')")
         started.set()
         time.sleep(seconds)
+        if releasing is not None:
+            releasing.append(time.perf_counter())
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -91,15 +98,15 @@ async def write_while_another_process_writes(
     The write must wait for it and the event loop must keep running meanwhile.
     """
     started = threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.6, started))
+    releasing: list[float] = []
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.6, started, releasing))
     holder.start()
     try:
         async with loop_ticks() as ticks:
             await asyncio.to_thread(started.wait, 5)
-            began = time.perf_counter()
             await write()
-            waited = time.perf_counter() - began
-        assert waited >= 0.3, "the write should have waited for the other writer"
+            ended = time.perf_counter()
+        assert releasing and ended >= releasing[0], "the write should wait for the other writer"
         assert ticks.count >= 15, f"the event loop was blocked while waiting ({ticks.count} ticks)"
     finally:
         holder.join()

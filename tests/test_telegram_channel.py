@@ -239,7 +239,7 @@ async def test_a_repeated_update_is_answered_once(peer: BotApiPeer, engine: Scri
     async with running_bot(peer, engine):
         update = peer.text(ana, "I walk the dog")
         await until(peer.wait_sent, ANA, 2)
-        peer.inject(dict(update))  # Telegram delivers the same update again
+        peer.inject(dict(update), again=True)  # Telegram delivers the same update again
         peer.text(ana, "and I cook")
         await until(peer.wait_text, ANA, "and I cook")
     assert [m["text"] for m in peer.sent(ANA)] == [

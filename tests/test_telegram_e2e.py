@@ -275,6 +275,7 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
         # consent by button: the press is answered and the buttons vanish
         mark = peer.mark()
         tap = peer.tap_button(sam, consent, "yes")
+        peer.wait_for(lambda: peer.calls_of("answerCallbackQuery", since=mark), 30, "answered")
         calls = wait_turn(peer, 5001, mark, 2)
         # the answer to the press goes out beside the reply, so it may come before or after
         # the buttons are removed; the rest comes in order
@@ -315,6 +316,7 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
         # an old button (the consent question) gets the kind reply and the current question
         mark = peer.mark()
         peer.tap(sam, consent_copy, consent_buttons[0]["callback_data"])
+        peer.wait_for(lambda: peer.calls_of("answerCallbackQuery", since=mark), 30, "answered")
         answers, _ = split_answers(wait_turn(peer, 5001, mark, 2))
         assert len(answers) == 1
         assert [m["text"] for m in peer.sent(5001, mark)] == [
@@ -348,7 +350,7 @@ def test_a_member_goes_through_onboarding_and_a_question_on_telegram(
         typed = peer.text(sam, "I cook dinner for my friends")
         peer.wait_buttons(5001, mark)  # a turn ends with the question waiting
         mark = peer.mark()
-        peer.inject(dict(typed))
+        peer.inject(dict(typed), again=True)
         peer.command(sam, "pause")
         peer.wait_sent(5001, 1, mark)
         assert [m["text"] for m in peer.sent(5001, mark)] == [say(content, "confidence.end")]
@@ -485,6 +487,10 @@ def test_a_members_distress_reaches_staff_on_telegram(
         peer.text(dee, "im so scared of him")
         peer.wait_text(5005, say(content, "safety.distress", name="Dee"), mark)
         peer.wait_text(jo["id"], "im so scared of him", timeout=60)
+        delivered_sql = "SELECT kind, delivered_at IS NOT NULL FROM staff_alerts"
+        peer.wait_for(
+            lambda: bot.rows(delivered_sql) == [("distress", 1)] or None, 30, "marked sent"
+        )
     finally:
         assert bot.stop() == 0
     delivered = bot.rows("SELECT kind, delivered_at IS NOT NULL FROM staff_alerts")
@@ -644,17 +650,15 @@ def test_a_typed_answer_is_understood_through_rasa(
     assert rows == [("text", "yes", "affirm")]
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__, "-q"]))
-
-
 def test_a_second_polling_process_exits_with_one_clear_line(
     peer: BotApiPeer, tmp_path: Path
 ) -> None:
-    first = start_bot(peer, tmp_path, "first", SKILLSPARK_LEASE_SECONDS="2")
+    # a lease of 5 s: the first process renews it while the second starts (imports,
+    # migrations) on a busy machine; the second gives up after one lease and 1 s
+    first = start_bot(peer, tmp_path, "first", SKILLSPARK_LEASE_SECONDS="5")
     try:
         wait_polling(peer, first)
-        second = start_bot(peer, tmp_path, "second", SKILLSPARK_LEASE_SECONDS="2")
+        second = start_bot(peer, tmp_path, "second", SKILLSPARK_LEASE_SECONDS="5")
         code = second.proc.wait(timeout=START_S)
         assert code == 2, second.output()[-4000:]
         lines = [line for line in second.output().splitlines() if "long polling" in line]
@@ -666,3 +670,7 @@ def test_a_second_polling_process_exits_with_one_clear_line(
         assert first.proc.poll() is None  # the first one goes on
     finally:
         assert first.stop() == 0, first.output()[-4000:]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))

@@ -182,6 +182,7 @@ def send_voice_note(peer: BotApiPeer, content: Content, sam: Message, question: 
     texts = [m["text"] for m in peer.sent(MEMBER, mark) if "text" in m]
     assert texts == [say(content, "input.voice"), question["text"]]
     assert [b["text"] for b in peer.buttons(again)] == [b["text"] for b in peer.buttons(question)]
+    heard_turn(peer, mark)  # read aloud is on: the turn ends with its note (paced, so later)
 
 
 def hear_a_composed_message(peer: BotApiPeer, content: Content, sam: Message) -> None:

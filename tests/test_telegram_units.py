@@ -588,7 +588,7 @@ async def test_draining_gives_up_in_time_even_when_jobs_keep_coming() -> None:
     loop = asyncio.get_running_loop()
     began = loop.time()
     assert not await lanes.drain(0.5)
-    assert loop.time() - began < 1.5  # the time given, not 0.5 s again for every new job
+    assert loop.time() - began < 2.5  # the time given, not 0.5 s again for every new job (3 s)
     assert await lanes.drain(10)  # (the rest, so nothing is left running)
 
 

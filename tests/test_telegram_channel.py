@@ -520,6 +520,21 @@ async def test_one_members_slow_turn_does_not_hold_up_later_updates_of_others(
         await until(peer.wait_text, ANA, "You said: slow")
 
 
+async def test_a_stop_that_runs_out_of_time_keeps_the_unfinished_turn_for_the_next_start(
+    peer: BotApiPeer, engine: ScriptedEngine
+) -> None:
+    """The turn still running at the end of the stop is stopped; its update is not lost."""
+    ana = peer.user(ANA, "Ana")
+    inbox = MemoryInbox()
+    engine.gates["never ends"] = asyncio.Event()  # never set: the turn outlasts the stop
+    async with running_bot(peer, engine, inbox, SKILLSPARK_STOP_SECONDS="0.5"):
+        peer.text(ana, "hello")
+        await until(peer.wait_text, ANA, "You said: hello")
+        hanging = peer.text(ana, "never ends")
+        await until(peer.wait_for, lambda: len(engine.calls) == 2, 10, "the second turn")
+    assert list(inbox.rows) == [hanging["update_id"]]  # answered ones gone, this one kept
+
+
 async def test_updates_kept_from_an_earlier_run_are_handled_at_start(
     peer: BotApiPeer, engine: ScriptedEngine
 ) -> None:

@@ -244,11 +244,20 @@ class TelegramChannel:
                 await app.process_update(update)
 
         task = self._inbound.submit(chat_key(update), job)
-        task.add_done_callback(lambda _: self._after_engine(update_id, keeping))
+        task.add_done_callback(lambda done: self._after_engine(update_id, keeping, done))
 
-    def _after_engine(self, update_id: int, keeping: Keep) -> None:
-        """The engine is done with an update: it is answered once its replies are sent."""
+    def _after_engine(self, update_id: int, keeping: Keep, turn: asyncio.Task[None]) -> None:
+        """The engine is done with an update: it is answered once its replies are sent.
+
+        A turn stopped part way (a stop that ran out of time) leaves its update in
+        the inbox, for the next start or another process.
+        """
         delivery = self._deliveries.pop(update_id, None)
+        if turn.cancelled():
+            if delivery is not None:
+                delivery.cancel()
+            self.intake.unanswered(update_id, keeping)
+            return
         if delivery is None:
             self.intake.answered(update_id, keeping)
             return

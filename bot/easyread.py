@@ -98,6 +98,7 @@ ALLOWED_PLACEHOLDERS: tuple[str, ...] = (
     "number",  # a question's number in its topic
     "skills",  # several skill labels, "A, B and C"
     "link",  # a staff desk sign-in link (staff only)
+    "kept_for",  # how long typed words are kept: "2 years" (SKILLSPARK_RETENTION_MONTHS)
 )
 
 #: Messages that may say "do not" / "never" as an instruction (safety text).

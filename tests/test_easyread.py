@@ -383,7 +383,7 @@ CONSENT_IDEAS = {
     "onboarding.consent_nudges": ("now and then", "settings", "stop"),
     "onboarding.consent_share": ("share a skill", "support staff"),
     "onboarding.consent_swaps": ("swap skills", "only your support staff"),
-    "onboarding.consent_how_long": ("2 years", "delete"),
+    "onboarding.consent_how_long": ("{kept_for}", "delete"),
     "onboarding.consent_choice": ("stop", "delete"),
 }
 
@@ -412,13 +412,12 @@ def test_consent_is_said_in_short_messages_one_idea_each() -> None:
     assert messages[question].count("?") == 1 and len(words(messages[question])) <= 12
 
 
-def test_consent_says_how_long_answers_are_kept_as_the_purge_job_does() -> None:
-    """The words "2 years" match the retention default that bot/jobs.py purges by."""
-    from bot.settings import Settings
+def test_the_period_is_said_in_plain_words() -> None:
+    from bot.conversation.prompts import period_words
 
-    months = Settings.model_fields["retention_months"].default
-    assert months % 12 == 0, "say the new period in words in onboarding.consent_how_long"
-    assert f"{months // 12} years" in _messages()["onboarding.consent_how_long"]
+    assert [period_words(m) for m in (24, 12, 18, 1, 36)] == [
+        "2 years", "1 year", "18 months", "1 month", "3 years",
+    ]  # fmt: skip
 
 
 # ------------------------------------------------------------------ lists and command words

@@ -145,6 +145,18 @@ async def test_restart_resumes_the_same_question(sqlite_db: Database, tmp_path: 
         assert chat2.keys[0] == "answer.no_thanks"
 
 
+@pytest.mark.parametrize(("months", "said"), [(24, "2 years"), (18, "18 months")])
+async def test_the_consent_says_how_long_typed_words_are_kept_as_set(
+    sqlite_db: Database, tmp_path: Path, months: int, said: str
+) -> None:
+    """The period in the consent is the one the purge job deletes by (not fixed words)."""
+    async with runtime_for(sqlite_db, tmp_path, SKILLSPARK_RETENTION_MONTHS=months) as rt:
+        chat = Chat(rt.engine)
+        await chat.to_consent("Sam")
+        (how_long,) = [r.text for r in chat.last if r.key == "onboarding.consent_how_long"]
+        assert f"I delete the words you type after {said}." in how_long
+
+
 async def test_before_the_name_is_told_no_message_leaves_a_gap_for_it(
     sqlite_db: Database, tmp_path: Path
 ) -> None:

@@ -45,7 +45,9 @@ def content() -> Content:
 
 def say(content: Content, key: str, **values: str) -> str:
     """A message as the bot says it to Sam."""
-    return content.text(key, "en", **{"name": "Sam", "staff": STAFF, **values})
+    return content.text(
+        key, "en", **{"name": "Sam", "staff": STAFF, "kept_for": "2 years", **values}
+    )
 
 
 @dataclass

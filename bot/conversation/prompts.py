@@ -38,6 +38,14 @@ NAMELESS: dict[str, str] = {
 }
 
 
+def period_words(months: int) -> str:
+    """A number of months as said to a member: "2 years", "1 year", "18 months"."""
+    if months > 0 and months % 12 == 0:
+        years = months // 12
+        return "1 year" if years == 1 else f"{years} years"
+    return "1 month" if months == 1 else f"{months} months"
+
+
 class Prompts:
     """Messages, prompts, interrupts and stored answers for one engine."""
 
@@ -45,6 +53,8 @@ class Prompts:
         """Use these dialogues and settings."""
         self.content = content
         self.settings = settings
+        #: how long typed words are kept (the consent says it; bot/jobs.py deletes by it)
+        self.kept_for = period_words(settings.retention_months)
 
     def text(self, turn: Turn, key: str, **values: str) -> str:
         """A message in the member's language with placeholders filled.
@@ -54,6 +64,7 @@ class Prompts:
         """
         values.setdefault("name", turn.member.first_name or turn.data.get("name", ""))
         values.setdefault("staff", self.settings.staff_contact)
+        values.setdefault("kept_for", self.kept_for)
         if not values["name"] and key in NAMELESS:
             key = NAMELESS[key]
         return self.content.text(key, turn.lang, **values)

@@ -33,6 +33,7 @@ RULE_EMOJI = "emoji-missing"
 RULE_GRADE = "reading-grade"
 RULE_LENGTH = "message-too-long"
 RULE_NEGATIVE = "say-what-to-do"
+RULE_DOUBLE_NEGATIVE = "double-negative"
 RULE_PLACEHOLDER = "unknown-placeholder"
 RULE_EMPTY = "empty-message"
 RULE_FILE = "file-problem"
@@ -56,6 +57,7 @@ RULES: tuple[str, ...] = (
     RULE_GRADE,
     RULE_LENGTH,
     RULE_NEGATIVE,
+    RULE_DOUBLE_NEGATIVE,
     RULE_PLACEHOLDER,
     RULE_EMPTY,
     RULE_FILE,
@@ -274,6 +276,12 @@ _NEGATIVE_ANYWHERE = re.compile(
     r"|\btry\s+not\s+to\b",
     re.IGNORECASE,
 )
+# Negations in a sentence; two make a double negative (COGA: avoid them). A "No," that
+# answers (at the start of a sentence) is not one of them.
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|nothing|nobody|none|neither|nor|cannot|without|nowhere)\b", re.IGNORECASE
+)
+_ANSWERING_NO = re.compile(r"^\W*no\b[,.!]?", re.IGNORECASE)
 # Pictographs, symbols, dingbats, arrows and shapes used as emoji (▶️ ◀️), keycaps, flags.
 _EMOJI = re.compile(
     "[\U0001f000-\U0001faff\u2600-\u27bf\u2300-\u23ff\u2b00-\u2bff"
@@ -470,6 +478,19 @@ def _check_negative(key: str, text: str) -> list[Finding]:
     return found
 
 
+def _check_double_negative(key: str, text: str) -> list[Finding]:
+    """One negation a sentence at most: "you cannot not ..." is hard to follow."""
+    found: list[Finding] = []
+    for sentence in sentences(text):
+        negations = _NEGATION.findall(_ANSWERING_NO.sub("", sentence.strip()))
+        if len(negations) >= 2:
+            said = " ... ".join(n.lower() for n in negations)
+            found.append(
+                Finding(key, RULE_DOUBLE_NEGATIVE, f"'{sentence[:50]}': {said}; say it positively")
+            )
+    return found
+
+
 def _check_placeholders(key: str, text: str) -> list[Finding]:
     """Only the placeholders the engine fills; braces must be balanced."""
     names, ok = _placeholder_names(text)
@@ -586,6 +607,7 @@ def check_text(
     found += _check_words(key, text)
     found += _check_numbers(key, text)
     found += _check_negative(key, text)
+    found += _check_double_negative(key, text)
     if not is_button:
         found += _check_sentences(key, text)
         if len(words(text)) >= GRADE_MIN_WORDS:

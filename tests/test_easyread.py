@@ -70,6 +70,16 @@ CASES = [
         "You should not send photos 📷.",
         "If you do not want to answer, tap Skip ⏭️.",
     ),
+    (
+        easyread.RULE_DOUBLE_NEGATIVE,
+        "There is no skill you cannot learn 🌱.",
+        "You can learn new skills 🌱.",
+    ),
+    (
+        easyread.RULE_DOUBLE_NEGATIVE,
+        "It is not true that you have nothing to share 🤝.",
+        "No, that is fine. I have not kept anything 👍.",  # an answering "No," is not one
+    ),
     (easyread.RULE_PLACEHOLDER, "Hello {nmae} 👋.", "Hello {name} 👋."),
     (easyread.RULE_PLACEHOLDER, "Hello {name 👋.", "Hello {name}, you can talk to {staff} 👋."),
     (easyread.RULE_EMPTY, "   ", "🙂"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -13,7 +15,7 @@ from bot.health import head_revision, readiness
 from bot.jobs import RunOnce
 from bot.nlu.rules import RuleUnderstanding
 from bot.telegram.intake import Intake
-from storage.inbox import SharedInbox
+from storage.inbox import ChatRaw, SharedInbox
 from tests.conftest import Database
 
 
@@ -79,6 +81,42 @@ async def test_a_process_that_stops_with_chats_open_lets_another_take_them_at_on
     other = SharedInbox(sessionmaker, "other", lease_s=30)
     assert [(i, c) for i, _, c in await other.take()] == [(2, 8)]
     assert other.last_taken_over == 1
+
+
+class GatedInbox(SharedInbox):
+    """A shared inbox whose takes wait for a gate (a sweep caught in the middle)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = asyncio.Event()
+        self.taking = asyncio.Event()
+
+    async def take(self, skip: Iterable[int] = (), limit: int = 1_000) -> list[ChatRaw]:
+        self.taking.set()
+        await self.gate.wait()
+        return await super().take(skip, limit)
+
+
+async def test_a_stopping_process_starts_nothing_more_even_from_a_sweep_under_way(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Updates a sweep takes as the stop begins are left to the other processes, not started."""
+    inbox = GatedInbox(sessionmaker, "stopping", lease_s=30)
+    stopping = Intake(inbox, chat_of=lambda data: int(data["chat"]), sweep_s=0.05)
+    started: list[int] = []
+    replaying = asyncio.create_task(
+        stopping.replay(lambda update_id, _data, _keep: started.append(update_id))
+    )
+    await inbox.taking.wait()  # the first sweep is inside take()
+    other = SharedInbox(sessionmaker, "other", lease_s=30)
+    await other.keep_rows(rows_for(7, 1))  # an update arrives at the other process
+    stopping.stop_starting()  # the stop begins (TelegramChannel.drain)
+    inbox.gate.set()  # the sweep under way takes the update's chat
+    await replaying
+    await asyncio.sleep(0.2)  # later sweeps (they still renew leases)
+    assert started == []
+    await stopping.close()
+    assert [(i, c) for i, _, c in await other.take()] == [(1, 7)]
 
 
 async def test_sweeps_of_several_processes_at_once_never_deadlock(

@@ -660,6 +660,7 @@ class TelegramChannel:
         """
         loop = asyncio.get_running_loop()
         deadline = None if within is None else loop.time() + within
+        self.intake.stop_starting()  # no new turns from the shared inbox while stopping
         inbound = await self._inbound.drain(within)
         left = None if deadline is None else max(0.0, deadline - loop.time())
         outbound = await self._outbound.drain(left)

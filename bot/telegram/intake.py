@@ -98,6 +98,8 @@ class Intake:
         self._room.set()
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
+        #: stopping: shared mode takes no more updates to start (the sweep still renews leases)
+        self._stopping = False
 
     # ------------------------------------------------------------------ arriving
 
@@ -195,7 +197,13 @@ class Intake:
                 del self._retry_at[update_id]
         skip = set(self._open) | self._forgetting | set(self._retry_at)
         async with self._db_lock:
+            if self._stopping or self._closed:
+                return 0
             rows = await self.shared.take(skip)
+            if self._stopping or self._closed:
+                # the stop began during the take: these stay in the inbox, and their chats
+                # are let go of by close()
+                return 0
             started = 0
             for update_id, body, chat in rows:
                 if update_id in self._open or update_id in self._forgetting:
@@ -370,8 +378,13 @@ class Intake:
             self._done_chat[update_id] = chat
         self._chat_done(update_id)
 
+    def stop_starting(self) -> None:
+        """The stop begins: shared mode starts no more updates (leases are still renewed)."""
+        self._stopping = True
+
     async def close(self) -> None:
         """Stop: delete what is answered; what is still open stays for the next start."""
+        self._stopping = True
         self._closed = True
         self._swept.set()
         sweeper, self._sweeper = self._sweeper, None

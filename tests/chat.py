@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
-
 from bot.engine import Engine
 from bot.types import Incoming, MemberKey, Reply
-from storage.models import Member, utcnow
+from storage import repo
+from storage.models import utcnow
 
 #: What saying yes means, said one idea a message between the name and the consent question.
 CONSENT_EXPLAINED: tuple[str, ...] = (
@@ -60,15 +59,15 @@ class Chat:
         return await self._send(Incoming("unsupported", what))
 
     async def away(self, minutes: float) -> None:
-        """The member was away this long since their last message (moves it back)."""
-        column = Member.telegram_id if self.member.channel == "telegram" else Member.local_id
-        external = self.member.external_id
+        """The member was away this long: their last message and their break's rating."""
+        before = utcnow() - timedelta(minutes=minutes)
         async with self.engine.sessionmaker.begin() as session:
-            await session.execute(
-                update(Member)
-                .where(column == (int(external) if column is Member.telegram_id else external))
-                .values(last_active_at=utcnow() - timedelta(minutes=minutes))
-            )
+            member = await repo.find_member(session, self.member.channel, self.member.external_id)
+            assert member is not None
+            member.last_active_at = before
+            state = await repo.load_state(session, member.id)
+            if "rated_at_break" in (state.data or {}):
+                state.data = {**state.data, "rated_at_break": before.isoformat()}
 
     @property
     def keys(self) -> list[str]:

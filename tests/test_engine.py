@@ -181,8 +181,8 @@ async def test_pause_asks_how_you_feel_and_resume_returns(
 ) -> None:
     """Pause asks for an end rating; coming back after a while asks a start rating.
 
-    Coming back soon after (a tap on Carry on) goes straight to the question: the
-    member was asked how they feel a moment ago.
+    Coming back soon after (a tap on Carry on) is the same chat going on: straight
+    to the question, the member was asked how they feel a moment ago.
     """
     async with runtime_for(sqlite_db, tmp_path) as rt:
         chat = Chat(rt.engine)
@@ -194,6 +194,7 @@ async def test_pause_asks_how_you_feel_and_resume_returns(
         assert chat.keys == ["confidence.thanks", "paused"]
         await chat.say("hello")
         assert chat.keys == ["resume.welcome_back", question]
+        assert await session_numbers(rt) == [1, 1]  # start, end: the same chat goes on
 
         await chat.say("pause")
         await chat.press("feel_ok")
@@ -205,9 +206,52 @@ async def test_pause_asks_how_you_feel_and_resume_returns(
         assert chat.keys == ["confidence.thanks", question]
         assert await count(rt, ConfidenceRating, moment="end") == 2
         assert await count(rt, ConfidenceRating, moment="start") == 2
+        assert await session_numbers(rt) == [1, 1, 1, 2]
         async with rt.sessionmaker() as session:
             state = (await session.execute(select(ConversationState))).scalar_one()
-        assert state.session_no == 3 and state.status == "active"
+        assert state.session_no == 2 and state.status == "active"
+
+
+async def test_a_long_break_asks_how_you_feel_whatever_was_sent_while_paused(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """The break is timed from its rating: a look at My skills while paused changes nothing."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        await chat.say("pause")
+        await chat.press("feel_ok")
+        await chat.away(minutes=3 * 24 * 60)
+        await chat.cmd("myskills")  # a message now, while still on a break
+        await chat.press("go:carry_on", seq=0)
+        assert chat.keys == ["resume.welcome_back", "confidence.start"]
+
+
+async def test_a_break_without_a_rating_asks_how_you_feel_on_coming_back(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """A break taken during the start question asked nothing: carrying on asks it."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        await chat.say("pause")
+        await chat.press("feel_ok")
+        await chat.away(minutes=31)
+        await chat.say("hello")
+        assert chat.keys == ["resume.welcome_back", "confidence.start"]
+        await chat.say("pause")  # a break again, at the "how do you feel" question
+        assert chat.keys[-1] == "paused"
+        await chat.press("go:carry_on", seq=0)  # at once
+        assert chat.keys == ["resume.welcome_back", "confidence.start"]
+
+
+async def session_numbers(rt: Runtime) -> list[int]:
+    """The chat number of each rating, oldest first."""
+    async with rt.sessionmaker() as session:
+        found = await session.execute(
+            select(ConfidenceRating.session_no).order_by(ConfidenceRating.id)
+        )
+        return list(found.scalars())
 
 
 async def test_help_repeat_back_skip(sqlite_db: Database, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.conversation.context import Turn, Understood
 from bot.conversation.prompts import Part
@@ -33,14 +33,16 @@ class Session(Part):
         if state.status in NOT_STARTED:
             await self.engine.onboarding.start(turn)
             return
+        rated_at = turn.data.pop("rated_at_break", None)
         if state.status == Status.PAUSED or self.expired(turn):
-            # "How do you feel" was asked as the break began: a short break (a tap on
-            # Carry on soon after) does not ask it again
-            short_break = state.status == Status.PAUSED and self.away(turn) < timedelta(
+            # The member said how they feel as the break began: after a short break (a tap
+            # on Carry on soon after) it is the same chat going on, without asking again.
+            short_break = state.status == Status.PAUSED and self.since(rated_at) < timedelta(
                 minutes=self.settings.rating_gap_minutes
             )
             state.status = Status.ACTIVE if state.status == Status.PAUSED else state.status
-            state.session_no += 1
+            if not short_break:
+                state.session_no += 1
             self.say(turn, "resume.welcome_back")
             if turn.consented and state.status == Status.ACTIVE and not short_break:
                 self.interrupt(turn, Interrupt.CONFIDENCE_START)
@@ -59,6 +61,15 @@ class Session(Part):
         """How long since the member's last message (to the minute); none if never."""
         last = as_utc(turn.member.last_active_at)
         return timedelta(0) if last is None else utcnow() - last
+
+    @staticmethod
+    def since(iso: str | None) -> timedelta:
+        """How long ago a stored moment was; forever when there is none (or it is unreadable)."""
+        try:
+            moment = as_utc(datetime.fromisoformat(iso)) if iso else None
+        except ValueError:
+            moment = None
+        return timedelta.max if moment is None else utcnow() - moment
 
     async def stop(self, turn: Turn) -> None:
         """ "Stop": a member in a session chooses a break, deleting, or carrying on."""
@@ -104,6 +115,9 @@ class Session(Part):
         start = moment == Interrupt.CONFIDENCE_START
         await self.keep_rating(turn, "start" if start else "end", choice)
         if not start:
+            # carrying on soon after does not ask again (start); a skipped question counts
+            # as asked too
+            turn.data["rated_at_break"] = utcnow().isoformat()
             bye = str(turn.data.pop("after_rating", "paused"))
             self.finish_interrupt(turn, show=False)
             turn.state.status = Status.PAUSED

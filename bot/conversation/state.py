@@ -111,6 +111,7 @@ class StateData(TypedDict, total=False):
     pending: list[PendingItem]
     pending_answer: int | None  # the answer the pending skills came from
     after_rating: str  # the goodbye message key after an end-of-session rating
+    rated_at_break: str  # when (ISO) the member was asked how they feel as a break began
     own_wait: bool  # the next words typed are a skill in the member's own words
     own_return: PromptData | None  # the prompt to go back to after confirming own skills
     stuck: int  # messages in a row the bot did not understand

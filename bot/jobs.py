@@ -12,6 +12,7 @@ them takes the job over.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -83,6 +84,7 @@ async def sweep_alerts(
     processes never deliver the same alert twice.
     """
     delivered = 0
+    stopped = False
     async with sessionmaker.begin() as session:
         now = utcnow()
         stmt = (
@@ -102,6 +104,11 @@ async def sweep_alerts(
                     raise RuntimeError(f"no staff to alert in network {alert.network!r}")
                 for telegram_id in staff:
                     await sender.send_alert(telegram_id, alert_text(alert))
+            except asyncio.CancelledError:
+                # the bot is stopping: keep the alerts delivered so far (committed below, so
+                # staff do not get them again); this one is sent again after the restart
+                stopped = True
+                break
             except Exception as exc:
                 alert.attempts += 1
                 delay = min(3600, 15 * 2 ** min(alert.attempts, 8))
@@ -119,6 +126,11 @@ async def sweep_alerts(
                 alert.member_id,
                 {"alert_id": alert.id, "staff": staff},
             )
+    if stopped:
+        log.info("stopped while sending a staff alert; it is sent again at the next start")
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError  # this job itself was stopped
     return delivered
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.jobs import purge_old_answers, sweep_alerts
@@ -63,6 +65,53 @@ async def test_distress_alert_reaches_network_staff_after_a_failure(
             actions = (await session.execute(select(AuditEvent.action))).scalars().all()
         assert alert.attempts == 2 and alert.delivered_at is not None
         assert "distress_alert" in actions and "alert_delivered" in actions
+
+
+class StallingSender:
+    """Sends the first alert; the second waits on a send the stop cancels (Lanes.cancel)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.send: asyncio.Task[bool] | None = None
+        self.stalled = asyncio.Event()
+
+    async def send_alert(self, telegram_id: int, text: str) -> None:
+        if self.sent:
+            self.send = asyncio.create_task(asyncio.Event().wait())
+            self.stalled.set()
+            await self.send
+        self.sent.append(text)
+
+
+@pytest.mark.parametrize("stopped", ["the send", "the sweep"])
+async def test_a_stop_in_the_middle_keeps_the_alerts_already_delivered(
+    database: Database, tmp_path: Path, stopped: str
+) -> None:
+    """Stopped while sending the second alert: the first stays delivered (never sent twice)."""
+    async with runtime_for(database, tmp_path) as rt:
+        async with rt.sessionmaker.begin() as session:
+            session.add(Staff(telegram_id=111, network="default", name="Jo"))
+        for member in ("m1", "m2"):
+            chat = Chat(rt.engine, member)
+            await chat.onboard()
+            await chat.say("my flatmate takes my money and hits me")
+        sender = StallingSender()
+        sweep = asyncio.create_task(sweep_alerts(rt.sessionmaker, sender, network_staff))
+        await asyncio.wait_for(sender.stalled.wait(), 10)
+        if stopped == "the send":  # the stop ran out of time: its sends are cancelled
+            assert sender.send is not None
+            sender.send.cancel()
+            assert await sweep == 1
+        else:  # the job itself is cancelled: it still ends as cancelled
+            sweep.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sweep
+        async with rt.sessionmaker() as session:
+            found = await session.execute(
+                select(StaffAlert.delivered_at.is_not(None)).order_by(StaffAlert.id)
+            )
+            assert list(found.scalars()) == [True, False]
+        assert len(sender.sent) == 1
 
 
 async def test_admins_hear_about_every_network(sqlite_db: Database, tmp_path: Path) -> None:

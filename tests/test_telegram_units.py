@@ -612,6 +612,27 @@ async def test_cancelling_stops_running_and_queued_jobs_and_what_they_queue() ->
     assert await lanes.drain(0)
 
 
+async def test_cancelling_gives_up_on_a_job_that_will_not_stop() -> None:
+    lanes = Lanes()
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue  # ignores being cancelled
+
+    lanes.submit("a", stubborn)
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    assert await lanes.cancel(within=0.3) == 1
+    assert loop.time() - began < 2.0 and lanes.busy == 1  # the stop goes on
+    release.set()
+    assert await lanes.drain(5)
+
+
 def test_keyboard_json_is_the_same_keyboard_as_the_typed_one() -> None:
     """Messages sent raw carry the keyboard as JSON: the same rows, texts and data."""
     buttons = (

@@ -69,13 +69,23 @@ class Lanes:
                 return False
         return True
 
-    async def cancel(self) -> int:
-        """Stop every queued and running job (and jobs they queue); how many were stopped."""
-        stopped = 0
+    async def cancel(self, within: float = 5.0) -> int:
+        """Stop every queued and running job (and jobs they queue); how many were stopped.
+
+        Gives up after ``within`` seconds on a job that will not stop (it ignores
+        being cancelled), so a stop never hangs on one.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        stopped: set[asyncio.Task[object]] = set()
         while self._all:
             pending = [task for task in self._all if not task.done()]
             for task in pending:
                 task.cancel()
-            stopped += len(pending)
-            await asyncio.wait(set(self._all))
-        return stopped
+            stopped.update(pending)
+            left = deadline - loop.time()
+            if left <= 0:
+                log.warning("%d queued jobs did not stop when asked", len(self._all))
+                break
+            await asyncio.wait(set(self._all), timeout=left)
+        return len(stopped)

@@ -374,3 +374,15 @@ def test_a_preference_step_names_a_known_preference() -> None:
 def test_words_that_change_how_the_bot_talks(typed: str, command: str) -> None:
     assert COMMAND_WORDS[plain_words(typed)] == command
     assert command in COMMANDS
+
+
+def test_a_break_s_rating_time_that_is_missing_or_damaged_counts_as_long_ago() -> None:
+    """Then the member is asked how they feel (a new chat), never a crash."""
+    from datetime import timedelta
+
+    from bot.conversation.session import Session
+
+    for damaged in (None, "", "not a time", 12):
+        assert Session.since(damaged) == timedelta.max  # type: ignore[arg-type]
+    just_now = datetime.now(UTC).isoformat()
+    assert timedelta(0) <= Session.since(just_now) < timedelta(minutes=1)

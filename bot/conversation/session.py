@@ -67,7 +67,7 @@ class Session(Part):
         """How long ago a stored moment was; forever when there is none (or it is unreadable)."""
         try:
             moment = as_utc(datetime.fromisoformat(iso)) if iso else None
-        except ValueError:
+        except (TypeError, ValueError):  # not a time (an edited or damaged state)
             moment = None
         return timedelta.max if moment is None else utcnow() - moment
 

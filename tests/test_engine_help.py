@@ -75,6 +75,25 @@ async def test_stop_goodbye_carries_on(database: Database, tmp_path: Path) -> No
         assert chat.keys[0] == "resume.welcome_back"
 
 
+async def test_after_no_to_consent_commands_do_not_start_it_all_again(
+    database: Database, tmp_path: Path
+) -> None:
+    """ "Stop" or "my skills" after a no: the answer stands, with "Try again" (no welcome)."""
+    async with runtime_for(database, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.to_consent("Sam")
+        await chat.press("no")
+        for command in ("stop", "pause", "myskills", "settings"):
+            await chat.cmd(command)
+            assert "onboarding.welcome" not in chat.keys, command
+            assert chat.keys[-1] == "onboarding.consent_no", command
+            assert go_buttons(chat) == ["go:try_again"], command
+        await chat.cmd("myskills")
+        assert chat.keys == ["myskills.none", "onboarding.consent_no"]
+        await chat.cmd("start")  # asked for: the welcome again
+        assert chat.keys == ["onboarding.welcome", "onboarding.read_aloud"]
+
+
 async def test_try_again_after_consent_refused(database: Database, tmp_path: Path) -> None:
     """ "No" to consent carries "Try again", which starts onboarding again, after a restart too."""
     async with runtime_for(database, tmp_path) as rt:

@@ -511,6 +511,10 @@ class Engine(Prompts):
             if action is not None and action.before_consent:
                 self.say(turn, action.before_consent)
                 await self.show_where(turn)
+            elif state.status == Status.NO_CONSENT:
+                # the member said no: "stop" or "my skills" does not start it all again;
+                # the answer stands, and "Try again" is one tap away
+                await self.show_where(turn)
             else:
                 await self.onboarding.start(turn)
             return

@@ -397,8 +397,9 @@ class CommandSpec:
     run: Callable[[Engine, Turn], Awaitable[None]]
     #: Show the member's question again afterwards.
     show_after: bool = False
-    #: Before consent: ``""`` starts onboarding instead; a message key is said
-    #: instead (then the member's question); ``None``: it runs as usual.
+    #: Before consent: ``""`` starts onboarding instead (after a "no" to consent: shows
+    #: that answer and its "Try again" again); a message key is said instead (then the
+    #: member's question); ``None``: it runs as usual.
     before_consent: str | None = ""
 
 
@@ -463,7 +464,9 @@ COMMAND_ACTIONS: dict[str, CommandSpec] = {
     "resume": CommandSpec(lambda e, turn: e.sessions.start(turn)),
     "back": CommandSpec(lambda e, turn: e.topics.back(turn)),
     "skip": CommandSpec(lambda e, turn: e.choose(turn, "skip", None)),
-    "myskills": CommandSpec(lambda e, turn: e.rights.my_skills(turn), show_after=True),
+    "myskills": CommandSpec(
+        lambda e, turn: e.rights.my_skills(turn), show_after=True, before_consent="myskills.none"
+    ),
     "mydata": CommandSpec(
         lambda e, turn: e.rights.my_data(turn), show_after=True, before_consent="mydata.none"
     ),

@@ -157,6 +157,24 @@ async def test_the_consent_says_how_long_typed_words_are_kept_as_set(
         assert f"I delete the words you type after {said}." in how_long
 
 
+@pytest.mark.parametrize("typed", ["learn", "I want to learn", "i'd like to learn", "📚"])
+async def test_typing_i_want_to_learn_is_the_learn_button(
+    sqlite_db: Database, tmp_path: Path, typed: str
+) -> None:
+    """A member who types what the "📚 I want to learn" button says gets the same."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard()
+        first, second = rt.content.topics[0].questions[:2]
+        await chat.say(typed)
+        assert chat.keys == ["learn.saved", second.text]
+        assert await count(rt, LearningWish) == 1
+        async with rt.sessionmaker() as session:
+            answer = (await session.execute(select(Answer).order_by(Answer.id.desc()))).scalar()
+        assert answer is not None and answer.question_id == first.full_id
+        assert (answer.kind, answer.choice, answer.text) == ("text", "learn", typed)
+
+
 async def test_before_the_name_is_told_no_message_leaves_a_gap_for_it(
     sqlite_db: Database, tmp_path: Path
 ) -> None:

@@ -27,7 +27,9 @@ CASES: dict[str, list[str]] = {
     "bot_challenge": ["are you a bot", "r u a robot", "are you a real person"],
     "want_to_learn": ["i want to learn to cook", "i wanna learn how to drive",
                       "teach me to swim", "i would like to try painting",
-                      "i want 2 learn guitar"],
+                      "i want 2 learn guitar",
+                      # the "I want to learn" button, typed: no activity named
+                      "learn", "I want to learn", "i'd like to learn", "teach me", "📚"],
     "tell_activity": ["i does the cookin for my mum", "i walk my dogs every day",
                       "i make tea for everyone", "my mum and me go shopping", "gardening",
                       "i help at the food bank", "football"],

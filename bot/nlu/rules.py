@@ -59,6 +59,14 @@ _SHORT_ANSWERS: dict[str, tuple[str, ...]] = {
         "another question", "rather not say", "i would rather not", "i would rather not say",
         "miss this one", "no comment", "pass please", "skip please", "⏭", "⏩", "➡",
     ),
+    # the "📚 I want to learn" button, typed (no activity: the question says what)
+    "want_to_learn": (
+        "learn", "learn it", "learn this", "learn that", "want to learn", "i want to learn",
+        "i want to learn it", "i want to learn this", "i would like to learn",
+        "i would love to learn", "i would like to learn it", "i would like to learn this",
+        "i want to try", "i would like to try", "teach me", "teach me please",
+        "i want to know how", "id like to learn", "id love to learn", "id like to try", "📚",
+    ),
     "stop": (
         "stop", "quit", "exit", "end", "cancel", "leave me alone", "stop it", "stop now",
         "enough", "that is enough", "finish", "i want to stop", "i want to finish",

@@ -78,6 +78,26 @@ async def test_topic_choice_pages_wraps_and_never_offers_a_done_topic(
         assert chat.keys[0] == "input.old_button"
 
 
+async def test_back_at_the_topic_choice_shows_the_page_before(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """A member who tapped "Something else" past the topic they wanted can go back."""
+    async with runtime_for(sqlite_db, tmp_path) as rt:
+        chat = Chat(rt.engine)
+        await chat.onboard(topic=None)
+        first = chat.choices
+        await chat.press("more")
+        second = chat.choices
+        await chat.press("more")
+        assert chat.choices != second
+        await chat.say("back")
+        assert chat.keys == ["topic.choose_first"] and chat.choices == second
+        await chat.say("back")
+        assert chat.choices == first
+        await chat.say("back")  # the first page: nothing before it
+        assert chat.keys == ["back.first", "topic.choose_first"] and chat.choices == first
+
+
 async def test_a_typed_title_chooses_and_progress_counts(
     sqlite_db: Database, tmp_path: Path
 ) -> None:

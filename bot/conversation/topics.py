@@ -16,6 +16,7 @@ from bot.conversation.state import (
     PromptLead,
     Status,
     derive_phase,
+    prompt_kind,
 )
 from bot.conversation.tables import MORE_BUTTONS, WISH_BUTTONS, Buttons
 from bot.conversation.words import title_matches
@@ -88,9 +89,19 @@ class Topics(Part):
     """Asks topic questions and turns answers into skills to confirm or wishes."""
 
     async def back(self, turn: Turn) -> None:
-        """Go back to the question before this one."""
+        """Go back to the question before this one (at the topic choice: its page before)."""
         history: list[list[str]] = list(turn.data.get("history", []))
         state = turn.state
+        start = int(turn.data.get("topic_start", 0))
+        if (
+            prompt_kind(turn.data) == PromptKind.MORE
+            and start > 0
+            and state.status == Status.ACTIVE
+            and not turn.data.get("interrupt")
+        ):
+            # the topic choice after "Something else": back is the page shown before
+            await self.next_topic(turn, max(0, start - TOPIC_PAGE))
+            return
         if (
             turn.data.get("interrupt")
             or state.flow_id == ONBOARDING_FLOW

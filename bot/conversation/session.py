@@ -54,13 +54,10 @@ class Session(Part):
 
     def expired(self, turn: Turn) -> bool:
         """True when the member has been away longer than one session."""
-        return self.away(turn) > timedelta(hours=self.settings.session_gap_hours)
-
-    @staticmethod
-    def away(turn: Turn) -> timedelta:
-        """How long since the member's last message (to the minute); none if never."""
         last = as_utc(turn.member.last_active_at)
-        return timedelta(0) if last is None else utcnow() - last
+        if last is None:
+            return False
+        return utcnow() - last > timedelta(hours=self.settings.session_gap_hours)
 
     @staticmethod
     def since(iso: str | None) -> timedelta:

@@ -197,10 +197,10 @@ class Intake:
                 del self._retry_at[update_id]
         skip = set(self._open) | self._forgetting | set(self._retry_at)
         async with self._db_lock:
-            if self._stopping or self._closed:
+            if self._stopping:
                 return 0
             rows = await self.shared.take(skip)
-            if self._stopping or self._closed:
+            if self._stopping:
                 # the stop began during the take: these stay in the inbox, and their chats
                 # are let go of by close()
                 return 0
